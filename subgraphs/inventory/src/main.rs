@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    subgraph_kit::cli::run::<inventory::Inventory>()
+}

@@ -1,0 +1,183 @@
+//! The command line every subgraph binary shares: `serve` (default), `migrate`, `seed`, `sdl`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use sea_orm_migration::MigratorTrait;
+use tokio::net::TcpListener;
+
+use crate::caller::{Auth, DEV_JWT_SECRET};
+use crate::{Context, LocalBus, Subgraph, db, server};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "A Mosaic domain subgraph (Federation v2) served at /graphql"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    options: Options,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations, then serve GraphQL over HTTP and websocket (the default).
+    Serve,
+    /// Manage the database schema without serving.
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
+    /// Apply migrations and load the demo data into an empty database.
+    Seed,
+    /// Print the subgraph's Federation v2 SDL.
+    Sdl,
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply every pending migration (the default).
+    Up,
+    /// Roll back the last `steps` migrations.
+    Down {
+        #[arg(default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop every table and apply all migrations again.
+    Fresh,
+}
+
+/// Settings of one subgraph process; each flag can also come from its environment variable.
+#[derive(Args, Clone, Debug, Default)]
+pub struct Options {
+    /// Address to listen on [default: 127.0.0.1 and the subgraph's own port].
+    #[arg(long, env = "LISTEN_ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB` [default: sqlite://data/NAME.db].
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// HMAC key that verifies caller tokens (and signs them, in accounts) [default: the dev key].
+    #[arg(long, env = "MOSAIC_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Load the demo data into an empty database before serving.
+    #[arg(long)]
+    pub seed: bool,
+}
+
+impl Options {
+    fn database_url<S: Subgraph>(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| db::default_url(S::NAME))
+    }
+
+    fn auth(&self) -> Auth {
+        Auth::new(self.jwt_secret.as_deref().unwrap_or_else(|| {
+            tracing::warn!("no MOSAIC_JWT_SECRET set: using the public development key");
+            DEV_JWT_SECRET
+        }))
+    }
+}
+
+/// Entry point of a subgraph binary: runs the command line on a multi-threaded runtime.
+pub fn run<S: Subgraph>() -> std::process::ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built on any supported OS");
+    match runtime.block_on(main::<S>()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{}: {err:#}", S::NAME);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn main<S: Subgraph>() -> anyhow::Result<()> {
+    init_tracing();
+    let matches = Cli::command().name(S::NAME).get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
+    let url = cli.options.database_url::<S>();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let running = start::<S>(&cli.options).await?;
+            running.task.await??;
+        }
+        Command::Migrate { action } => {
+            migrate::<S>(&url, action.unwrap_or(MigrateAction::Up)).await?
+        }
+        Command::Seed => S::seed(&db::connect_and_migrate::<S::Migrator>(&url).await?).await?,
+        Command::Sdl => print!("{}", S::sdl()),
+    }
+    Ok(())
+}
+
+async fn migrate<S: Subgraph>(url: &str, action: MigrateAction) -> anyhow::Result<()> {
+    let db = db::connect(url).await?;
+    match action {
+        MigrateAction::Up => S::Migrator::up(&db, None).await?,
+        MigrateAction::Down { steps } => S::Migrator::down(&db, Some(steps)).await?,
+        MigrateAction::Status => S::Migrator::status(&db).await?,
+        MigrateAction::Fresh => S::Migrator::fresh(&db).await?,
+    }
+    Ok(())
+}
+
+/// A subgraph serving in the background.
+pub struct Running {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Connects, migrates, optionally seeds, binds and serves until Ctrl-C or SIGTERM.
+pub async fn start<S: Subgraph>(options: &Options) -> anyhow::Result<Running> {
+    let db = db::connect_and_migrate::<S::Migrator>(&options.database_url::<S>())
+        .await
+        .with_context(|| format!("{}: opening the database", S::NAME))?;
+    if options.seed {
+        S::seed(&db).await?;
+    }
+    let ctx = Context {
+        db,
+        auth: Arc::new(options.auth()),
+        bus: Arc::new(LocalBus::default()),
+    };
+    let listen = options
+        .listen
+        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, S::DEFAULT_PORT)));
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("{}: binding {listen}", S::NAME))?;
+    let addr = listener.local_addr()?;
+    let app = S::router(ctx).merge(server::health_router());
+    tracing::info!(subgraph = S::NAME, "serving http://{addr}/graphql");
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(server::shutdown_signal())
+            .await
+    });
+    Ok(Running {
+        name: S::NAME,
+        addr,
+        task,
+    })
+}
+
+/// Human-readable logs; `RUST_LOG` filters (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second call (tests, `mosaic dev`) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

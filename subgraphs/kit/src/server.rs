@@ -1,0 +1,176 @@
+//! HTTP and websocket serving of a subgraph's schema at `/graphql`, with the caller resolved from
+//! the `Authorization` header (HTTP, websocket upgrade) or the `connection_init` payload.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::{Data, Executor};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::caller::{Auth, AuthError, Caller};
+
+/// How long a websocket client may stay silent before the server drops it.
+const WS_KEEPALIVE: Duration = Duration::from_secs(60);
+
+struct Endpoint<E> {
+    executor: E,
+    auth: Arc<Auth>,
+}
+
+/// `/graphql` for `executor`: POST and GET queries, websocket subscriptions on the same path.
+pub fn graphql_router<E: Executor>(executor: E, auth: Arc<Auth>) -> Router {
+    Router::new()
+        .route("/graphql", get(get_graphql::<E>).post(post_graphql::<E>))
+        .with_state(Arc::new(Endpoint { executor, auth }))
+}
+
+async fn post_graphql<E: Executor>(
+    State(endpoint): State<Arc<Endpoint<E>>>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    execute(&endpoint, &headers, request).await
+}
+
+async fn get_graphql<E: Executor>(
+    State(endpoint): State<Arc<Endpoint<E>>>,
+    request: Request,
+) -> Response {
+    let is_upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if is_upgrade {
+        return websocket(endpoint, request).await;
+    }
+    let headers = request.headers().clone();
+    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
+        request,
+        &(),
+    )
+    .await
+    {
+        Ok(query) => execute(&endpoint, &headers, query).await,
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+async fn execute<E: Executor>(
+    endpoint: &Endpoint<E>,
+    headers: &HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    match endpoint.auth.caller_from_headers(headers) {
+        Ok(caller) => GraphQLResponse::from(
+            endpoint
+                .executor
+                .execute(request.into_inner().data(caller))
+                .await,
+        )
+        .into_response(),
+        Err(err) => unauthenticated(&err),
+    }
+}
+
+/// HTTP 401 with a GraphQL error: a bad credential is refused, never treated as anonymous.
+fn unauthenticated(err: &AuthError) -> Response {
+    tracing::info!(%err, "refused credentials");
+    let body = serde_json::json!({
+        "errors": [{ "message": "invalid credentials", "extensions": { "code": "UNAUTHENTICATED" } }]
+    });
+    (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+}
+
+async fn websocket<E: Executor>(endpoint: Arc<Endpoint<E>>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
+        Ok(protocol) => protocol,
+        Err(status) => return status.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let from_headers = match endpoint.auth.caller_from_headers(&parts.headers) {
+        Ok(caller) => caller,
+        Err(err) => return unauthenticated(&err),
+    };
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let auth = endpoint.auth.clone();
+            GraphQLWebSocket::new(socket, endpoint.executor.clone(), protocol)
+                .keepalive_timeout(WS_KEEPALIVE)
+                .on_connection_init(move |payload| async move {
+                    let caller = caller_from_init(&auth, &payload, from_headers)?;
+                    let mut data = Data::default();
+                    data.insert(caller);
+                    Ok(data)
+                })
+                .serve()
+        })
+}
+
+/// `connection_init` may carry `{"Authorization": "Bearer ..."}` (any letter case); it wins over
+/// the upgrade request's header. A bad token fails the connection.
+fn caller_from_init(
+    auth: &Auth,
+    payload: &serde_json::Value,
+    from_headers: Caller,
+) -> async_graphql::Result<Caller> {
+    let value = payload.as_object().and_then(|fields| {
+        fields
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, value)| value.as_str())
+    });
+    match value {
+        None => Ok(from_headers),
+        Some(value) => auth.caller_from_authorization(Some(value)).map_err(|err| {
+            tracing::info!(%err, "refused websocket credentials");
+            async_graphql::Error::new("Forbidden")
+        }),
+    }
+}
+
+/// `/health`: the process is up and serving.
+pub fn health_router() -> Router {
+    Router::new().route(
+        "/health",
+        get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+    )
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c()
+            .await
+            .expect("installing a Ctrl-C handler only fails without a runtime");
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler only fails without a runtime")
+            .recv()
+            .await;
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+}
+
+/// The Federation v2 SDL of a schema, as served in `_service { sdl }` and checked in under `schema/`.
+pub fn federation_sdl<Q, M, S>(schema: &async_graphql::Schema<Q, M, S>) -> String
+where
+    Q: async_graphql::ObjectType + 'static,
+    M: async_graphql::ObjectType + 'static,
+    S: async_graphql::SubscriptionType + 'static,
+{
+    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+}
