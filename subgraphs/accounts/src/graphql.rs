@@ -1,9 +1,7 @@
 //! The accounts GraphQL API: resolvers only; data access lives in `service`.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{
-    Context, EmptySubscription, ID, Object, ResultExt, Schema, SchemaBuilder, SimpleObject,
-};
+use async_graphql::{Context, ID, Object, ResultExt, SimpleObject};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use subgraph_kit::graphql::{PageInfo, caller, db, page_size, paginate};
@@ -11,21 +9,6 @@ use subgraph_kit::{AppError, Auth};
 
 use crate::entity::user;
 use crate::service::{self, NewUser, UserById, UserByUsername};
-
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    subgraph_kit::graphql::federated(Schema::build(Query, Mutation, EmptySubscription))
-}
-
-pub fn schema(ctx: subgraph_kit::Context) -> crate::AccountsSchema {
-    schema_builder()
-        .data(subgraph_kit::loader::dataloader(UserById(ctx.db.clone())))
-        .data(subgraph_kit::loader::dataloader(UserByUsername(
-            ctx.db.clone(),
-        )))
-        .data(ctx.db)
-        .data(ctx.auth)
-        .finish()
-}
 
 /// A user of the shop. Resolvable by `id` and by `username` (two `@key`s).
 pub struct User(user::Model);

@@ -4,16 +4,10 @@
 use accounts::Accounts;
 use serde_json::{Value, json};
 use subgraph_kit::demo::DEMO_PASSWORD;
-use subgraph_kit::testing::{TestServer, assert_sdl_matches_schema_file};
+use subgraph_kit::testing::{TestServer, assert_sdl_matches_schema_file, error_code};
 
 async fn server() -> TestServer {
     TestServer::start::<Accounts>().await
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
 }
 
 #[test]
@@ -60,7 +54,7 @@ async fn paginates_users_by_cursor() {
     let bad = server
         .query("{ usersPage(first: 0) { nodes { id } } }", json!({}))
         .await;
-    assert_eq!(code(&bad), "BAD_USER_INPUT");
+    assert_eq!(error_code(&bad), "BAD_USER_INPUT");
 }
 
 #[tokio::test]
@@ -139,14 +133,14 @@ async fn refuses_bad_credentials() {
             json!({}),
         )
         .await;
-    assert_eq!(code(&body), "UNAUTHENTICATED");
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
     assert_eq!(body["data"], Value::Null);
 
     let (status, body) = server
         .request(Some("not-a-jwt"), "{ me { id } }", json!({}))
         .await;
     assert_eq!(status, 401);
-    assert_eq!(code(&body), "UNAUTHENTICATED");
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
 }
 
 #[tokio::test]
@@ -165,7 +159,7 @@ async fn rejects_bad_sign_ups_without_writing() {
                 json!({ "u": username, "p": password }),
             )
             .await;
-        assert_eq!(code(&body), expected, "{username}/{password}: {body}");
+        assert_eq!(error_code(&body), expected, "{username}/{password}: {body}");
     }
     let body = server
         .query("{ usersPage(first: 100) { nodes { id } } }", json!({}))
@@ -184,12 +178,12 @@ async fn shows_email_only_to_its_owner_or_read_email_scope() {
     assert_eq!(anonymous["data"]["user"]["username"], "alan");
     // async-graphql leaves a failed nullable field out of `data`; either way it reads as null.
     assert!(anonymous["data"]["user"]["email"].is_null());
-    assert_eq!(code(&anonymous), "UNAUTHENTICATED");
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
 
     let other = server
         .query_as(&server.token(3, "grace", ""), query, json!({}))
         .await;
-    assert_eq!(code(&other), "FORBIDDEN");
+    assert_eq!(error_code(&other), "FORBIDDEN");
     let owner = server
         .query_as(&server.token(2, "alan", ""), query, json!({}))
         .await;

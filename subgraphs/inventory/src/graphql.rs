@@ -1,9 +1,7 @@
 //! The inventory GraphQL API: resolvers only; data access lives in `service`.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{
-    Context, Object, ResultExt, Schema, SchemaBuilder, Subscription as SubscriptionMacro,
-};
+use async_graphql::{Context, Object, ResultExt, Subscription as SubscriptionMacro};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use subgraph_kit::bus::{publish_json, subscribe_json};
@@ -12,20 +10,6 @@ use subgraph_kit::graphql::{bus, caller, db};
 use crate::service::{self, QuantityByUpc};
 
 const STOCK_CHANGED: &str = "inventory.stock_changed";
-
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    subgraph_kit::graphql::federated(Schema::build(Query, Mutation, Subscription))
-}
-
-pub fn schema(ctx: subgraph_kit::Context) -> crate::InventorySchema {
-    schema_builder()
-        .data(subgraph_kit::loader::dataloader(QuantityByUpc(
-            ctx.db.clone(),
-        )))
-        .data(ctx.db)
-        .data(ctx.bus)
-        .finish()
-}
 
 /// The warehouse's view of a catalog product.
 #[derive(Clone, Serialize, Deserialize)]

@@ -8,11 +8,12 @@ mod seed;
 mod service;
 
 use async_graphql::Schema;
-use subgraph_kit::{AppResult, Context, Subgraph};
+use sea_orm::DatabaseConnection;
+use service::QuantityByUpc;
+use subgraph_kit::loader::dataloader;
+use subgraph_kit::{AppResult, Builder, Subgraph};
 
-pub use graphql::{Mutation, Query, Subscription};
-
-pub type InventorySchema = Schema<Query, Mutation, Subscription>;
+use graphql::{Mutation, Query, Subscription};
 
 pub struct Inventory;
 
@@ -20,16 +21,19 @@ impl Subgraph for Inventory {
     const NAME: &'static str = "inventory";
     const DEFAULT_PORT: u16 = 4003;
     type Migrator = inventory_migration::Migrator;
+    type Query = Query;
+    type Mutation = Mutation;
+    type Subscription = Subscription;
 
-    fn router(ctx: Context) -> axum::Router {
-        subgraph_kit::server::graphql_router(graphql::schema(ctx.clone()), ctx.auth)
+    fn schema_builder() -> Builder<Self> {
+        Schema::build(Query, Mutation, Subscription)
     }
 
-    fn sdl() -> String {
-        subgraph_kit::server::federation_sdl(&graphql::schema_builder().finish())
+    fn with_loaders(builder: Builder<Self>, db: &DatabaseConnection) -> Builder<Self> {
+        builder.data(dataloader(QuantityByUpc(db.clone())))
     }
 
-    async fn seed(db: &sea_orm::DatabaseConnection) -> AppResult<()> {
+    async fn seed(db: &DatabaseConnection) -> AppResult<()> {
         seed::seed(db).await
     }
 }

@@ -3,16 +3,10 @@
 
 use inventory::Inventory;
 use serde_json::{Value, json};
-use subgraph_kit::testing::{TestServer, assert_sdl_matches_schema_file};
+use subgraph_kit::testing::{TestServer, assert_sdl_matches_schema_file, error_code};
 
 async fn server() -> TestServer {
     TestServer::start::<Inventory>().await
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
 }
 
 const ENTITIES: &str = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { upc inStock quantity shippingEstimate } } }";
@@ -63,12 +57,12 @@ async fn restocks_with_scope_and_valid_quantity_only() {
     let server = server().await;
     let vars = json!({ "upc": "5", "q": 7 });
     assert_eq!(
-        code(&server.query(RESTOCK, vars.clone()).await),
+        error_code(&server.query(RESTOCK, vars.clone()).await),
         "UNAUTHENTICATED"
     );
     let clerk = server.token(2, "alan", "");
     assert_eq!(
-        code(&server.query_as(&clerk, RESTOCK, vars.clone()).await),
+        error_code(&server.query_as(&clerk, RESTOCK, vars.clone()).await),
         "FORBIDDEN"
     );
 
@@ -77,7 +71,7 @@ async fn restocks_with_scope_and_valid_quantity_only() {
         let body = server
             .query_as(&staff, RESTOCK, json!({ "upc": "5", "q": bad }))
             .await;
-        assert_eq!(code(&body), "BAD_USER_INPUT", "{bad}: {body}");
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{bad}: {body}");
     }
     let body = server.query_as(&staff, RESTOCK, vars.clone()).await;
     assert_eq!(

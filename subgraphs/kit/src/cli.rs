@@ -114,7 +114,7 @@ async fn main<S: Subgraph>() -> anyhow::Result<()> {
             migrate::<S>(&url, action.unwrap_or(MigrateAction::Up)).await?
         }
         Command::Seed => S::seed(&db::connect_and_migrate::<S::Migrator>(&url).await?).await?,
-        Command::Sdl => print!("{}", S::sdl()),
+        Command::Sdl => print!("{}", server::sdl::<S>()),
     }
     Ok(())
 }
@@ -157,7 +157,7 @@ pub async fn start<S: Subgraph>(options: &Options) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("{}: binding {listen}", S::NAME))?;
     let addr = listener.local_addr()?;
-    let app = S::router(ctx).merge(server::health_router());
+    let app = server::router::<S>(ctx).merge(server::health_router());
     tracing::info!(subgraph = S::NAME, "serving http://{addr}/graphql");
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -20,6 +20,7 @@ pub mod testing;
 use std::future::Future;
 use std::sync::Arc;
 
+use async_graphql::{ObjectType, SchemaBuilder, SubscriptionType};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
@@ -35,7 +36,12 @@ pub struct Context {
     pub bus: Arc<dyn EventBus>,
 }
 
-/// One domain subgraph: the seam between the shared bootstrap and the domain code.
+/// The root types of a subgraph's schema.
+pub type Builder<S> =
+    SchemaBuilder<<S as Subgraph>::Query, <S as Subgraph>::Mutation, <S as Subgraph>::Subscription>;
+
+/// One domain subgraph: the seam between the shared bootstrap and the domain code. The kit turns
+/// it into a schema ([`server::schema`]), a router ([`server::router`]) and an SDL ([`server::sdl`]).
 pub trait Subgraph: 'static {
     /// Service name, also the file name of its SDL under `schema/`.
     const NAME: &'static str;
@@ -43,12 +49,15 @@ pub trait Subgraph: 'static {
     const DEFAULT_PORT: u16;
     /// The subgraph's own migrations.
     type Migrator: MigratorTrait;
+    type Query: ObjectType + 'static;
+    type Mutation: ObjectType + 'static;
+    type Subscription: SubscriptionType + 'static;
 
-    /// The subgraph's GraphQL API, served at `/graphql` (HTTP and websocket).
-    fn router(ctx: Context) -> axum::Router;
+    /// The root types, plus any type no field reaches (e.g. an interface), without data.
+    fn schema_builder() -> Builder<Self>;
 
-    /// The Federation v2 SDL the subgraph serves in `_service { sdl }`.
-    fn sdl() -> String;
+    /// Adds the subgraph's DataLoaders; the pool, `Arc<Auth>` and the bus are added by the kit.
+    fn with_loaders(builder: Builder<Self>, db: &DatabaseConnection) -> Builder<Self>;
 
     /// Loads the deterministic demo data into an empty database; does nothing otherwise.
     fn seed(db: &DatabaseConnection) -> impl Future<Output = AppResult<()>> + Send;

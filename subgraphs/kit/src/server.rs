@@ -4,18 +4,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{Data, Executor};
+use async_graphql::{Data, Executor, Schema};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
-use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, Request, State, WebSocketUpgrade,
+};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::caller::{Auth, AuthError, Caller};
+use crate::{Context, Subgraph};
 
 /// How long a websocket client may stay silent before the server drops it.
 const WS_KEEPALIVE: Duration = Duration::from_secs(60);
+/// Largest request body or websocket message: far above any real operation, far below harm.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 struct Endpoint<E> {
     executor: E,
@@ -26,15 +33,31 @@ struct Endpoint<E> {
 pub fn graphql_router<E: Executor>(executor: E, auth: Arc<Auth>) -> Router {
     Router::new()
         .route("/graphql", get(get_graphql::<E>).post(post_graphql::<E>))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(Arc::new(Endpoint { executor, auth }))
 }
 
+/// POST with a JSON body. The body is read whole under [`MAX_BODY_BYTES`] before parsing.
 async fn post_graphql<E: Executor>(
     State(endpoint): State<Arc<Endpoint<E>>>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    execute(&endpoint, &headers, request).await
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            return graphql_error(status, "BAD_REQUEST", &rejection.body_text());
+        }
+    };
+    match serde_json::from_slice::<async_graphql::Request>(&body) {
+        Ok(request) => execute(&endpoint, &headers, request).await,
+        Err(err) => graphql_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            &format!("the body is not a GraphQL request: {err}"),
+        ),
+    }
 }
 
 async fn get_graphql<E: Executor>(
@@ -55,7 +78,7 @@ async fn get_graphql<E: Executor>(
     )
     .await
     {
-        Ok(query) => execute(&endpoint, &headers, query).await,
+        Ok(query) => execute(&endpoint, &headers, query.into_inner()).await,
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -63,16 +86,11 @@ async fn get_graphql<E: Executor>(
 async fn execute<E: Executor>(
     endpoint: &Endpoint<E>,
     headers: &HeaderMap,
-    request: GraphQLRequest,
+    request: async_graphql::Request,
 ) -> Response {
     match endpoint.auth.caller_from_headers(headers) {
-        Ok(caller) => GraphQLResponse::from(
-            endpoint
-                .executor
-                .execute(request.into_inner().data(caller))
-                .await,
-        )
-        .into_response(),
+        Ok(caller) => GraphQLResponse::from(endpoint.executor.execute(request.data(caller)).await)
+            .into_response(),
         Err(err) => unauthenticated(&err),
     }
 }
@@ -80,10 +98,19 @@ async fn execute<E: Executor>(
 /// HTTP 401 with a GraphQL error: a bad credential is refused, never treated as anonymous.
 fn unauthenticated(err: &AuthError) -> Response {
     tracing::info!(%err, "refused credentials");
+    graphql_error(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        "invalid credentials",
+    )
+}
+
+/// A request-level failure as a GraphQL response: no `data`, one coded error.
+fn graphql_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({
-        "errors": [{ "message": "invalid credentials", "extensions": { "code": "UNAUTHENTICATED" } }]
+        "errors": [{ "message": message, "extensions": { "code": code } }]
     });
-    (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response()
+    (status, axum::Json(body)).into_response()
 }
 
 async fn websocket<E: Executor>(endpoint: Arc<Endpoint<E>>, request: Request) -> Response {
@@ -102,6 +129,7 @@ async fn websocket<E: Executor>(endpoint: Arc<Endpoint<E>>, request: Request) ->
     };
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(MAX_BODY_BYTES)
         .on_upgrade(move |socket| {
             let auth = endpoint.auth.clone();
             GraphQLWebSocket::new(socket, endpoint.executor.clone(), protocol)
@@ -165,12 +193,25 @@ pub async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = terminate => {} }
 }
 
-/// The Federation v2 SDL of a schema, as served in `_service { sdl }` and checked in under `schema/`.
-pub fn federation_sdl<Q, M, S>(schema: &async_graphql::Schema<Q, M, S>) -> String
-where
-    Q: async_graphql::ObjectType + 'static,
-    M: async_graphql::ObjectType + 'static,
-    S: async_graphql::SubscriptionType + 'static,
-{
-    schema.sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+/// The subgraph's schema with its loaders and the shared data (pool, auth, bus) attached.
+pub fn schema<S: Subgraph>(ctx: Context) -> Schema<S::Query, S::Mutation, S::Subscription> {
+    let builder = crate::graphql::federated(S::schema_builder());
+    S::with_loaders(builder, &ctx.db)
+        .data(ctx.db)
+        .data(ctx.auth)
+        .data(ctx.bus)
+        .finish()
+}
+
+/// The subgraph's `/graphql` endpoint.
+pub fn router<S: Subgraph>(ctx: Context) -> Router {
+    let auth = ctx.auth.clone();
+    graphql_router(schema::<S>(ctx), auth)
+}
+
+/// The Federation v2 SDL the subgraph serves in `_service { sdl }` and checks in under `schema/`.
+pub fn sdl<S: Subgraph>() -> String {
+    crate::graphql::federated(S::schema_builder())
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().federation())
 }

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 use crate::caller::{Auth, DEV_JWT_SECRET};
-use crate::{Context, LocalBus, Subgraph, db};
+use crate::{Context, LocalBus, Subgraph, db, server};
 
 /// Env var naming a PostgreSQL server (e.g. `postgres://postgres@127.0.0.1:5432`); when set, each
 /// test gets a database of its own there instead of an SQLite file.
@@ -92,7 +92,7 @@ impl TestServer {
         let addr = listener
             .local_addr()
             .expect("a bound socket has an address");
-        let app = S::router(ctx);
+        let app = server::router::<S>(ctx);
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
             addr,
@@ -259,7 +259,7 @@ pub fn assert_sdl_matches_schema_file<S: Subgraph>() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../schema")
         .join(format!("{}.graphql", S::NAME));
-    let served = S::sdl();
+    let served = server::sdl::<S>();
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &served).expect("writing the schema file");
         return;
@@ -273,4 +273,11 @@ pub fn assert_sdl_matches_schema_file<S: Subgraph>() {
         S::NAME,
         S::NAME,
     );
+}
+
+/// The `extensions.code` of a response's first error, or `""`.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
 }

@@ -1,26 +1,11 @@
 //! The products GraphQL API: resolvers only; data access lives in `service`.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{
-    Context, EmptySubscription, InputObject, Object, ResultExt, Schema, SchemaBuilder, SimpleObject,
-};
+use async_graphql::{Context, InputObject, Object, ResultExt, SimpleObject};
 use subgraph_kit::graphql::{PageInfo, caller, db, page_size, paginate};
 
 use crate::entity::product;
 use crate::service::{self, NewProduct, ProductByUpc};
-
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    subgraph_kit::graphql::federated(Schema::build(Query, Mutation, EmptySubscription))
-}
-
-pub fn schema(ctx: subgraph_kit::Context) -> crate::ProductsSchema {
-    schema_builder()
-        .data(subgraph_kit::loader::dataloader(ProductByUpc(
-            ctx.db.clone(),
-        )))
-        .data(ctx.db)
-        .finish()
-}
 
 /// An item of the catalog.
 pub struct Product(product::Model);

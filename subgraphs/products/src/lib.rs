@@ -7,11 +7,12 @@ mod seed;
 mod service;
 
 use async_graphql::{EmptySubscription, Schema};
-use subgraph_kit::{AppResult, Context, Subgraph};
+use sea_orm::DatabaseConnection;
+use service::ProductByUpc;
+use subgraph_kit::loader::dataloader;
+use subgraph_kit::{AppResult, Builder, Subgraph};
 
-pub use graphql::{Mutation, Query};
-
-pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
+use graphql::{Mutation, Query};
 
 pub struct Products;
 
@@ -19,16 +20,19 @@ impl Subgraph for Products {
     const NAME: &'static str = "products";
     const DEFAULT_PORT: u16 = 4002;
     type Migrator = products_migration::Migrator;
+    type Query = Query;
+    type Mutation = Mutation;
+    type Subscription = EmptySubscription;
 
-    fn router(ctx: Context) -> axum::Router {
-        subgraph_kit::server::graphql_router(graphql::schema(ctx.clone()), ctx.auth)
+    fn schema_builder() -> Builder<Self> {
+        Schema::build(Query, Mutation, EmptySubscription)
     }
 
-    fn sdl() -> String {
-        subgraph_kit::server::federation_sdl(&graphql::schema_builder().finish())
+    fn with_loaders(builder: Builder<Self>, db: &DatabaseConnection) -> Builder<Self> {
+        builder.data(dataloader(ProductByUpc(db.clone())))
     }
 
-    async fn seed(db: &sea_orm::DatabaseConnection) -> AppResult<()> {
+    async fn seed(db: &DatabaseConnection) -> AppResult<()> {
         seed::seed(db).await
     }
 }

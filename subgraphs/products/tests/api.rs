@@ -3,16 +3,10 @@
 
 use products::Products;
 use serde_json::{Value, json};
-use subgraph_kit::testing::{TestServer, assert_sdl_matches_schema_file};
+use subgraph_kit::testing::{TestServer, assert_sdl_matches_schema_file, error_code};
 
 async fn server() -> TestServer {
     TestServer::start::<Products>().await
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
 }
 
 fn writer(server: &TestServer) -> String {
@@ -59,7 +53,7 @@ async fn serves_the_catalog() {
     let body = server
         .query("{ topProducts(first: 1000) { upc } }", json!({}))
         .await;
-    assert_eq!(code(&body), "BAD_USER_INPUT");
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
 }
 
 #[tokio::test]
@@ -88,11 +82,11 @@ async fn writes_need_the_products_write_scope() {
     let server = server().await;
     let mutation = r#"mutation { updateProductPrice(upc: "1", price: 5) { price } }"#;
     let anonymous = server.query(mutation, json!({})).await;
-    assert_eq!(code(&anonymous), "UNAUTHENTICATED");
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
     let reader = server
         .query_as(&server.token(2, "alan", ""), mutation, json!({}))
         .await;
-    assert_eq!(code(&reader), "FORBIDDEN");
+    assert_eq!(error_code(&reader), "FORBIDDEN");
 
     let body = server.query_as(&writer(&server), mutation, json!({})).await;
     assert_eq!(body["data"]["updateProductPrice"]["price"], 5);
@@ -123,7 +117,7 @@ async fn creates_products_and_rejects_bad_input() {
         json!({ "upc": "x".repeat(65), "name": "X", "price": 1, "weight": 1 }),
     ] {
         let body = server.query_as(&token, CREATE, json!({ "p": [bad] })).await;
-        assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
     }
     let body = server
         .query(r#"{ product(upc: "101") { upc } }"#, json!({}))
@@ -143,10 +137,37 @@ async fn a_failed_batch_writes_nothing() {
     let body = server
         .query_as(&writer(&server), CREATE, json!({ "p": batch }))
         .await;
-    assert_eq!(code(&body), "CONFLICT", "{body}");
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
     let body = server.query(r#"{ a: product(upc: "200") { upc } b: product(upc: "201") { upc } one: product(upc: "1") { name } }"#, json!({})).await;
     assert_eq!(
         body["data"],
         json!({ "a": null, "b": null, "one": { "name": "Table" } })
     );
+}
+
+#[tokio::test]
+async fn refuses_oversized_and_malformed_bodies() {
+    let server = server().await;
+    let client = reqwest::Client::new();
+    let huge = format!(
+        "{{\"query\": \"{{ topProducts {{ upc }} }}\", \"extensions\": {{ \"pad\": \"{}\" }} }}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    for (body, status) in [(huge, 413), ("{not json".to_owned(), 400)] {
+        let response = client
+            .post(server.url())
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(response.status().as_u16(), status);
+        let body: Value = response.json().await.expect("a JSON error body");
+        assert_eq!(error_code(&body), "BAD_REQUEST");
+    }
+    // And it keeps serving.
+    let body = server
+        .query("{ product(upc: \"1\") { upc } }", json!({}))
+        .await;
+    assert_eq!(body["data"]["product"]["upc"], "1");
 }

@@ -1,10 +1,7 @@
 //! The reviews GraphQL API: resolvers only; data access lives in `service`.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{
-    Context, ID, Interface, Object, ResultExt, Schema, SchemaBuilder,
-    Subscription as SubscriptionMacro,
-};
+use async_graphql::{Context, ID, Interface, Object, ResultExt, Subscription as SubscriptionMacro};
 use futures::{Stream, StreamExt};
 use subgraph_kit::bus::{publish_json, subscribe_json};
 use subgraph_kit::graphql::{bus, caller, db, page_size};
@@ -14,25 +11,6 @@ use crate::entity::review;
 use crate::service::{self, NewReview, ReviewById, ReviewsByAuthor, ReviewsByProduct};
 
 const REVIEW_ADDED: &str = "reviews.review_added";
-
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    subgraph_kit::graphql::federated(Schema::build(Query, Mutation, Subscription))
-        .register_output_type::<Node>()
-}
-
-pub fn schema(ctx: subgraph_kit::Context) -> crate::ReviewsSchema {
-    schema_builder()
-        .data(subgraph_kit::loader::dataloader(ReviewById(ctx.db.clone())))
-        .data(subgraph_kit::loader::dataloader(ReviewsByAuthor(
-            ctx.db.clone(),
-        )))
-        .data(subgraph_kit::loader::dataloader(ReviewsByProduct(
-            ctx.db.clone(),
-        )))
-        .data(ctx.db)
-        .data(ctx.bus)
-        .finish()
-}
 
 /// Anything with a stable, graph-wide id.
 #[derive(Interface)]

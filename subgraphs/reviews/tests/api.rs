@@ -4,16 +4,10 @@
 use reviews::Reviews;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use subgraph_kit::testing::{TestServer, assert_sdl_matches_schema_file};
+use subgraph_kit::testing::{TestServer, assert_sdl_matches_schema_file, error_code};
 
 async fn server() -> TestServer {
     TestServer::start::<Reviews>().await
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
 }
 
 const ADD: &str = "mutation($upc: String!, $body: String!, $rating: Int!) { addReview(upc: $upc, body: $body, rating: $rating) { id body rating author { id username } product { upc } } }";
@@ -80,7 +74,7 @@ async fn adds_reviews_as_the_signed_in_author_only() {
     let server = server().await;
     let vars = json!({ "upc": "3", "body": "Comfy", "rating": 5 });
     let body = server.query(ADD, vars.clone()).await;
-    assert_eq!(code(&body), "UNAUTHENTICATED");
+    assert_eq!(error_code(&body), "UNAUTHENTICATED");
 
     let token = server.token(4, "edsger", "");
     let body = server.query_as(&token, ADD, vars).await;
@@ -107,7 +101,7 @@ async fn adds_reviews_as_the_signed_in_author_only() {
         ),
     ] {
         let body = server.query_as(&token, ADD, vars).await;
-        assert_eq!(code(&body), "BAD_USER_INPUT", "{why}: {body}");
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{why}: {body}");
     }
     let body = server
         .query("{ latestReviews(first: 2) { id } }", json!({}))
@@ -125,7 +119,7 @@ async fn deletes_only_own_reviews() {
     let not_author = server
         .query_as(&server.token(2, "alan", ""), delete, json!({}))
         .await;
-    assert_eq!(code(&not_author), "FORBIDDEN");
+    assert_eq!(error_code(&not_author), "FORBIDDEN");
     let author = server.token(1, "ada", "");
     assert_eq!(
         server.query_as(&author, delete, json!({})).await["data"]["deleteReview"],
@@ -198,7 +192,7 @@ async fn database_failures_are_internal_errors_without_details() {
         .await
         .expect("dropping the table");
     let body = server.query("{ latestReviews { id } }", json!({})).await;
-    assert_eq!(code(&body), "INTERNAL_SERVER_ERROR");
+    assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR");
     let message = body["errors"][0]["message"].as_str().unwrap_or_default();
     assert_eq!(message, "internal server error");
 }
