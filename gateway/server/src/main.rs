@@ -1,15 +1,25 @@
 //! `mosaic`: the one binary of the Mosaic federation platform.
-//!
-//! Today it runs the local development stack (`mosaic dev`); the gateway, composition and schema
-//! checks join it as commands of their own.
+
+mod execute;
+mod http;
+mod pipeline;
+mod response;
+mod serve;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use subgraph_kit::Subgraph;
-use subgraph_kit::cli::{Options, Running, start};
+use subgraph_kit::cli::{Options, start};
+
+use crate::serve::{GatewayOptions, SupergraphSource};
+
+/// The demo graph's supergraph, built in so `mosaic dev` runs from any folder.
+const DEMO_SUPERGRAPH: &str = include_str!("../../../schema/supergraph.graphql");
 
 #[derive(Parser)]
 #[command(version, about = "Mosaic: a GraphQL federation platform")]
@@ -20,9 +30,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the demo graph locally: the four subgraphs (accounts 4001, products 4002,
-    /// inventory 4003, reviews 4004) on embedded SQLite, seeded with demo data.
+    /// Run the demo graph locally: the gateway (4000) in front of the four subgraphs (accounts
+    /// 4001, products 4002, inventory 4003, reviews 4004) on embedded SQLite, seeded with demo data.
     Dev(DevArgs),
+    /// Serve a supergraph in front of running subgraphs.
+    Gateway(GatewayArgs),
+    /// Print the query plan of an operation.
+    Plan(PlanArgs),
 }
 
 #[derive(clap::Args)]
@@ -30,12 +44,50 @@ struct DevArgs {
     /// Folder holding each subgraph's SQLite database.
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
-    /// First port: the subgraphs take this one and the three after it.
+    /// Gateway port.
+    #[arg(long, default_value_t = 4000)]
+    port: u16,
+    /// First subgraph port: the subgraphs take this one and the three after it.
     #[arg(long, default_value_t = 4001)]
     base_port: u16,
     /// HMAC key shared by the subgraphs to sign and verify tokens [default: the dev key].
     #[arg(long, env = "MOSAIC_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct GatewayArgs {
+    /// Supergraph SDL file (the standard join/link format); reloaded when it changes.
+    #[arg(long, env = "MOSAIC_SUPERGRAPH")]
+    supergraph: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "MOSAIC_LISTEN", default_value = "127.0.0.1:4000")]
+    listen: SocketAddr,
+    /// Override a subgraph's routing URL: `NAME=URL` (repeatable).
+    #[arg(long = "subgraph-url", value_parser = parse_pair)]
+    subgraph_urls: Vec<(String, String)>,
+    /// Timeout of each subgraph request, in seconds.
+    #[arg(long, default_value_t = 30)]
+    subgraph_timeout: u64,
+}
+
+#[derive(clap::Args)]
+struct PlanArgs {
+    /// Supergraph SDL file.
+    #[arg(long)]
+    supergraph: PathBuf,
+    /// The operation: a file path, or the operation text itself.
+    #[arg(long)]
+    operation: String,
+    /// Which operation of the document to plan.
+    #[arg(long)]
+    operation_name: Option<String>,
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected NAME=URL, got `{text}`"))
 }
 
 fn main() -> ExitCode {
@@ -47,6 +99,8 @@ fn main() -> ExitCode {
         .expect("a tokio runtime can be built on any supported OS");
     let result = match cli.command {
         Command::Dev(args) => runtime.block_on(dev(args)),
+        Command::Gateway(args) => runtime.block_on(gateway(args)),
+        Command::Plan(args) => plan(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,26 +111,74 @@ fn main() -> ExitCode {
     }
 }
 
-/// Starts every subgraph, prints where each listens, and serves until Ctrl-C or SIGTERM.
+async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let running = serve::start(GatewayOptions {
+        supergraph: SupergraphSource::File(args.supergraph),
+        listen: args.listen,
+        subgraph_urls: args.subgraph_urls,
+        subgraph_timeout: Duration::from_secs(args.subgraph_timeout),
+    })
+    .await?;
+    running.task.await??;
+    Ok(())
+}
+
+fn plan(args: PlanArgs) -> anyhow::Result<()> {
+    let sdl = std::fs::read_to_string(&args.supergraph)
+        .with_context(|| format!("reading {}", args.supergraph.display()))?;
+    let operation = match std::fs::read_to_string(&args.operation) {
+        Ok(text) => text,
+        Err(_) => args.operation.clone(),
+    };
+    let options = GatewayOptions {
+        supergraph: SupergraphSource::Text(""),
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        subgraph_urls: Vec::new(),
+        subgraph_timeout: Duration::from_secs(30),
+    };
+    let gateway = serve::build(&sdl, &options, reqwest::Client::new())?;
+    let prepared = gateway
+        .prepare(&operation, args.operation_name.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}: {}", serde_json::Value::Array(e.errors())))?;
+    println!("{}", prepared.plan);
+    Ok(())
+}
+
+/// Starts every subgraph and the gateway, prints where each listens, and serves until Ctrl-C.
 async fn dev(args: DevArgs) -> anyhow::Result<()> {
-    let running = vec![
+    let subgraphs = vec![
         start_dev::<accounts::Accounts>(&args, 0).await?,
         start_dev::<products::Products>(&args, 1).await?,
         start_dev::<inventory::Inventory>(&args, 2).await?,
         start_dev::<reviews::Reviews>(&args, 3).await?,
     ];
+    let gateway = serve::start(GatewayOptions {
+        supergraph: SupergraphSource::Text(DEMO_SUPERGRAPH),
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
+        subgraph_urls: subgraphs
+            .iter()
+            .map(|s| (s.name.to_owned(), format!("http://{}/graphql", s.addr)))
+            .collect(),
+        subgraph_timeout: Duration::from_secs(30),
+    })
+    .await?;
     println!("Mosaic dev is up:");
-    for subgraph in &running {
+    println!("  {:<10} http://{}/graphql", "gateway", gateway.addr);
+    for subgraph in &subgraphs {
         println!("  {:<10} http://{}/graphql", subgraph.name, subgraph.addr);
     }
     println!("Press Ctrl-C to stop.");
-    for subgraph in running {
+    gateway.task.await??;
+    for subgraph in subgraphs {
         subgraph.task.await??;
     }
     Ok(())
 }
 
-async fn start_dev<S: Subgraph>(args: &DevArgs, offset: u16) -> anyhow::Result<Running> {
+async fn start_dev<S: Subgraph>(
+    args: &DevArgs,
+    offset: u16,
+) -> anyhow::Result<subgraph_kit::cli::Running> {
     let file = args.data_dir.join(format!("{}.db", S::NAME));
     let options = Options {
         listen: Some(SocketAddr::from((

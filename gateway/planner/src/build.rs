@@ -1,0 +1,585 @@
+//! Planning: walk the client's selections, place each field in a fetch group (one subgraph, one
+//! response path), jump between subgraphs through entity keys, fetch `@requires` fields first,
+//! then order the groups into Sequence/Parallel nodes.
+
+use std::collections::HashMap;
+
+use apollo_compiler::executable::{self, Operation, OperationType, SelectionSet};
+use apollo_compiler::schema::ExtendedType;
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{ExecutableDocument, Name, ast};
+use mosaic_supergraph::{FieldSource, GraphId, Supergraph};
+
+use crate::plan::{FetchNode, PathSegment, PlanNode, QueryPlan, Requires};
+use crate::selection::{Selection, Selections};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("no subgraph can resolve `{0}.{1}`")]
+    Unresolvable(String, String),
+    #[error("`{type_name}` cannot be fetched from subgraph `{graph}`: no key of it is available")]
+    NoKey { type_name: String, graph: String },
+    #[error("subscriptions are not planned yet")]
+    Subscription,
+}
+
+type Path = Vec<PathSegment>;
+type GroupId = usize;
+
+/// One future fetch: a subgraph, and where its result merges into the response.
+struct Group {
+    graph: GraphId,
+    /// Entity type and representation, for `_entities` fetches; `None` for root fetches.
+    entity: Option<(Name, Selections)>,
+    path: Path,
+    selections: Selections,
+    /// Groups that must finish first.
+    deps: Vec<GroupId>,
+}
+
+struct Builder<'a> {
+    supergraph: &'a Supergraph,
+    document: &'a Valid<ExecutableDocument>,
+    groups: Vec<Group>,
+    /// Entity groups by (path, graph, type, fetches `@requires` fields), so fields at one place
+    /// share a fetch while fields needing required data wait for it apart.
+    index: HashMap<(Path, GraphId, Name, bool), GroupId>,
+    /// Every group an entity jump used, in order: tells which groups a `@requires` depends on.
+    touched: Vec<GroupId>,
+}
+
+/// Plans `operation` (from a document validated against the supergraph's API schema).
+pub fn plan(
+    supergraph: &Supergraph,
+    document: &Valid<ExecutableDocument>,
+    operation: &Operation,
+) -> Result<QueryPlan, PlanError> {
+    if operation.operation_type == OperationType::Subscription {
+        return Err(PlanError::Subscription);
+    }
+    let mut builder = Builder {
+        supergraph,
+        document,
+        groups: Vec::new(),
+        index: HashMap::new(),
+        touched: Vec::new(),
+    };
+    let roots = builder.plan_root(operation)?;
+    let node = builder.into_node(&roots, operation);
+    Ok(QueryPlan { node })
+}
+
+impl Builder<'_> {
+    /// Root fields go to the subgraphs that own them: one group per subgraph for queries; for
+    /// mutations, one per run of consecutive fields of a subgraph, so they execute in order.
+    fn plan_root(&mut self, operation: &Operation) -> Result<Vec<GroupId>, PlanError> {
+        let root_type = operation.selection_set.ty.clone();
+        let mut roots: Vec<GroupId> = Vec::new();
+        for field in flatten_root(self.document, &operation.selection_set) {
+            if field.name.starts_with("__") {
+                continue; // introspection and `__typename` are answered by the gateway
+            }
+            let sources = self.supergraph.field_sources(&root_type, &field.name);
+            let used = |g: &Group| sources.iter().any(|s| s.graph == g.graph && !s.external);
+            let reuse = match operation.operation_type {
+                OperationType::Mutation => roots.last().copied().filter(|&r| used(&self.groups[r])),
+                _ => roots.iter().copied().find(|&r| used(&self.groups[r])),
+            };
+            let group = match reuse {
+                Some(group) => group,
+                None => {
+                    let source = sources.iter().find(|s| !s.external).ok_or_else(|| {
+                        PlanError::Unresolvable(root_type.to_string(), field.name.to_string())
+                    })?;
+                    self.groups.push(Group {
+                        graph: source.graph,
+                        entity: None,
+                        path: Vec::new(),
+                        selections: Selections::default(),
+                        deps: Vec::new(),
+                    });
+                    roots.push(self.groups.len() - 1);
+                    self.groups.len() - 1
+                }
+            };
+            let graph = self.groups[group].graph;
+            let mut out = Selections::default();
+            self.plan_field(
+                group,
+                graph,
+                &root_type,
+                &field,
+                &Vec::new(),
+                None,
+                &mut out,
+            )?;
+            self.groups[group].selections.merge(out);
+        }
+        Ok(roots)
+    }
+
+    /// The selections of `set` (on `parent`, at `path`) that `graph` resolves in `group`;
+    /// the rest goes to entity groups.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_set(
+        &mut self,
+        group: GroupId,
+        graph: GraphId,
+        parent: &Name,
+        set: &SelectionSet,
+        path: &Path,
+        provided: Option<&SelectionSet>,
+    ) -> Result<Selections, PlanError> {
+        let mut out = Selections::default();
+        if self.is_abstract(parent) {
+            out.add(Selection::typename());
+        }
+        for selection in &set.selections {
+            match selection {
+                executable::Selection::Field(field) => {
+                    self.plan_field(group, graph, parent, field, path, provided, &mut out)?;
+                }
+                executable::Selection::InlineFragment(fragment) => {
+                    let condition = fragment.type_condition.clone();
+                    self.plan_fragment(
+                        group,
+                        graph,
+                        parent,
+                        condition,
+                        &fragment.directives,
+                        &fragment.selection_set,
+                        path,
+                        provided,
+                        &mut out,
+                    )?;
+                }
+                executable::Selection::FragmentSpread(spread) => {
+                    let fragment = &self.document.fragments[&spread.fragment_name];
+                    let condition = Some(fragment.type_condition().clone());
+                    self.plan_fragment(
+                        group,
+                        graph,
+                        parent,
+                        condition,
+                        &spread.directives,
+                        &fragment.selection_set,
+                        path,
+                        provided,
+                        &mut out,
+                    )?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan_fragment(
+        &mut self,
+        group: GroupId,
+        graph: GraphId,
+        parent: &Name,
+        condition: Option<Name>,
+        directives: &ast::DirectiveList,
+        set: &SelectionSet,
+        path: &Path,
+        provided: Option<&SelectionSet>,
+        out: &mut Selections,
+    ) -> Result<(), PlanError> {
+        let ty = condition.clone().unwrap_or_else(|| parent.clone());
+        let graphs = self.supergraph.type_graphs(&ty);
+        if !graphs.is_empty() && !graphs.contains(&graph) {
+            return Ok(()); // objects of this type never come from this subgraph
+        }
+        let inner = self.plan_set(group, graph, &ty, set, path, provided)?;
+        if inner.is_empty() {
+            return Ok(());
+        }
+        // A fragment on the parent's own type adds nothing but its directives.
+        let type_condition = condition.filter(|c| c != parent);
+        if type_condition.is_none() && directives.is_empty() {
+            out.merge(inner);
+        } else {
+            out.add(Selection::InlineFragment {
+                type_condition,
+                directives: directives.clone(),
+                selections: inner,
+            });
+        }
+        Ok(())
+    }
+
+    /// Places `field` of `parent`: in `out` when `graph` resolves it here, else in an entity group.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_field(
+        &mut self,
+        group: GroupId,
+        graph: GraphId,
+        parent: &Name,
+        field: &executable::Field,
+        path: &Path,
+        provided: Option<&SelectionSet>,
+        out: &mut Selections,
+    ) -> Result<(), PlanError> {
+        if field.name == "__typename" {
+            out.add(Selection::Field {
+                alias: field.alias.clone(),
+                name: field.name.clone(),
+                arguments: Vec::new(),
+                directives: field.directives.clone(),
+                selections: None,
+            });
+            return Ok(());
+        }
+        let sources = self.supergraph.field_sources(parent, &field.name);
+        let provided_here = provided_field(provided, &field.name);
+        let local = sources.iter().find(|s| {
+            s.graph == graph && s.requires.is_none() && (!s.external || provided_here.is_some())
+        });
+        if let Some(source) = local {
+            let nested = source.provides.as_ref().or(provided_here);
+            let selection = self.local_field(group, graph, field, path, nested)?;
+            out.add(selection);
+            return Ok(());
+        }
+        let target = self
+            .pick_source(&sources, path, parent)
+            .ok_or_else(|| PlanError::Unresolvable(parent.to_string(), field.name.to_string()))?;
+        let with_requires = target.requires.is_some();
+        let key = self.key_for(parent, target.graph, graph, provided)?;
+        let mut representation = Selections::default();
+        representation.add(Selection::typename());
+        representation.merge(key.clone());
+        out.add(Selection::typename());
+        out.merge(key);
+        let child = self.entity_group(path, target.graph, parent, with_requires, group);
+        if let Some(requires) = &target.requires {
+            let before = self.touched.len();
+            let required = self.plan_set(group, graph, parent, requires, path, provided)?;
+            let used: Vec<GroupId> = self.touched[before..].to_vec();
+            let deps = &mut self.groups[child].deps;
+            for dep in used {
+                if dep != child && !deps.contains(&dep) {
+                    deps.push(dep);
+                }
+            }
+            representation.merge(to_selections(requires));
+            out.merge(required);
+        }
+        if let Some((_, existing)) = &mut self.groups[child].entity {
+            existing.merge(representation);
+        }
+        let selection =
+            self.local_field(child, target.graph, field, path, target.provides.as_ref())?;
+        self.groups[child].selections.add(selection);
+        Ok(())
+    }
+
+    /// `field` resolved by `graph` in `group`, its sub-selections planned from there.
+    fn local_field(
+        &mut self,
+        group: GroupId,
+        graph: GraphId,
+        field: &executable::Field,
+        path: &Path,
+        provided: Option<&SelectionSet>,
+    ) -> Result<Selection, PlanError> {
+        let selections = if field.selection_set.selections.is_empty() {
+            None
+        } else {
+            let mut child_path = path.clone();
+            child_path.push(PathSegment::Key(field.response_key().to_string()));
+            let mut ty = &field.definition.ty;
+            while let ast::Type::List(inner) | ast::Type::NonNullList(inner) = ty {
+                child_path.push(PathSegment::List);
+                ty = inner;
+            }
+            let child_type = field.definition.ty.inner_named_type();
+            Some(self.plan_set(
+                group,
+                graph,
+                child_type,
+                &field.selection_set,
+                &child_path,
+                provided,
+            )?)
+        };
+        Ok(Selection::Field {
+            alias: field.alias.clone(),
+            name: field.name.clone(),
+            arguments: field.arguments.clone(),
+            directives: field.directives.clone(),
+            selections,
+        })
+    }
+
+    /// Which subgraph to jump to for a field the current one lacks: one already fetching at
+    /// this path if possible, so fields share fetches.
+    fn pick_source<'s>(
+        &self,
+        sources: &'s [FieldSource],
+        path: &Path,
+        parent: &Name,
+    ) -> Option<&'s FieldSource> {
+        let usable = || sources.iter().filter(|s| !s.external);
+        usable()
+            .find(|s| {
+                self.index.contains_key(&(
+                    path.clone(),
+                    s.graph,
+                    parent.clone(),
+                    s.requires.is_some(),
+                ))
+            })
+            .or_else(|| usable().next())
+    }
+
+    /// The fields of a key by which `target` can fetch `type_name`, all resolvable in `from`.
+    fn key_for(
+        &self,
+        type_name: &Name,
+        target: GraphId,
+        from: GraphId,
+        provided: Option<&SelectionSet>,
+    ) -> Result<Selections, PlanError> {
+        self.supergraph
+            .keys(type_name, target)
+            .filter(|key| key.resolvable)
+            .find(|key| {
+                key.selection_set.selections.iter().all(|s| match s {
+                    executable::Selection::Field(f) => self
+                        .supergraph
+                        .field_sources(type_name, &f.name)
+                        .iter()
+                        .any(|src| {
+                            src.graph == from
+                                && (!src.external || provided_field(provided, &f.name).is_some())
+                        }),
+                    _ => false,
+                })
+            })
+            .map(|key| to_selections(&key.selection_set))
+            .ok_or_else(|| PlanError::NoKey {
+                type_name: type_name.to_string(),
+                graph: self.supergraph.graphs[target].name.clone(),
+            })
+    }
+
+    fn entity_group(
+        &mut self,
+        path: &Path,
+        graph: GraphId,
+        type_name: &Name,
+        with_requires: bool,
+        after: GroupId,
+    ) -> GroupId {
+        let key = (path.clone(), graph, type_name.clone(), with_requires);
+        let id = match self.index.get(&key) {
+            Some(&id) => id,
+            None => {
+                self.groups.push(Group {
+                    graph,
+                    entity: Some((type_name.clone(), Selections::default())),
+                    path: path.clone(),
+                    selections: Selections::default(),
+                    deps: Vec::new(),
+                });
+                let id = self.groups.len() - 1;
+                self.index.insert(key, id);
+                id
+            }
+        };
+        if id != after && !self.groups[id].deps.contains(&after) {
+            self.groups[id].deps.push(after);
+        }
+        self.touched.push(id);
+        id
+    }
+
+    fn is_abstract(&self, type_name: &str) -> bool {
+        matches!(
+            self.supergraph.schema.types.get(type_name),
+            Some(ExtendedType::Interface(_) | ExtendedType::Union(_))
+        )
+    }
+
+    /// Orders groups into a tree: each group runs after the last of its dependencies, with its
+    /// own dependents after it; independent groups run in parallel.
+    fn into_node(self, roots: &[GroupId], operation: &Operation) -> Option<PlanNode> {
+        let levels = self.levels();
+        let mut children: Vec<Vec<GroupId>> = vec![Vec::new(); self.groups.len()];
+        for (id, group) in self.groups.iter().enumerate() {
+            if let Some(&parent) = group.deps.iter().max_by_key(|&&d| (levels[d], d)) {
+                children[parent].push(id);
+            }
+        }
+        let nodes: Vec<PlanNode> = roots
+            .iter()
+            .map(|&r| self.subtree(r, &children, operation))
+            .collect();
+        match operation.operation_type {
+            OperationType::Mutation => wrap(nodes, |nodes| PlanNode::Sequence { nodes }),
+            _ => wrap(nodes, |nodes| PlanNode::Parallel { nodes }),
+        }
+    }
+
+    /// How many groups must run before each one. Dependencies always point to earlier groups or
+    /// to groups at the same path planned later; iterate to a fixed point.
+    fn levels(&self) -> Vec<usize> {
+        let mut levels = vec![0usize; self.groups.len()];
+        for _ in 0..self.groups.len() {
+            let mut changed = false;
+            for (id, group) in self.groups.iter().enumerate() {
+                let level = group.deps.iter().map(|&d| levels[d] + 1).max().unwrap_or(0);
+                if level > levels[id] {
+                    levels[id] = level;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        levels
+    }
+
+    fn subtree(&self, id: GroupId, children: &[Vec<GroupId>], operation: &Operation) -> PlanNode {
+        let fetch = self.fetch_node(id, operation);
+        let kids: Vec<PlanNode> = children[id]
+            .iter()
+            .map(|&c| self.subtree(c, children, operation))
+            .collect();
+        match wrap(kids, |nodes| PlanNode::Parallel { nodes }) {
+            None => fetch,
+            Some(after) => PlanNode::Sequence {
+                nodes: vec![fetch, after],
+            },
+        }
+    }
+
+    fn fetch_node(&self, id: GroupId, operation: &Operation) -> PlanNode {
+        let group = &self.groups[id];
+        let mut variables = Vec::new();
+        group.selections.variables(&mut variables);
+        let definitions: Vec<String> = variables
+            .iter()
+            .filter_map(|name| operation.variables.iter().find(|v| v.name == *name))
+            .map(|v| v.to_string())
+            .collect();
+        let mut text = String::new();
+        let fetch = match &group.entity {
+            None => {
+                text.push_str(if operation.operation_type == OperationType::Mutation {
+                    "mutation"
+                } else {
+                    "query"
+                });
+                if !definitions.is_empty() {
+                    text.push('(');
+                    text.push_str(&definitions.join(", "));
+                    text.push(')');
+                }
+                text.push(' ');
+                group.selections.write(&mut text);
+                None
+            }
+            Some((type_name, representation)) => {
+                text.push_str("query($representations: [_Any!]!");
+                for definition in &definitions {
+                    text.push_str(", ");
+                    text.push_str(definition);
+                }
+                text.push_str(") { _entities(representations: $representations) { ... on ");
+                text.push_str(type_name);
+                text.push(' ');
+                group.selections.write(&mut text);
+                text.push_str(" } }");
+                Some(Requires {
+                    type_name: type_name.to_string(),
+                    selections: representation.clone(),
+                })
+            }
+        };
+        let node = PlanNode::Fetch(FetchNode {
+            service_name: self.supergraph.graphs[group.graph].name.clone(),
+            graph: group.graph,
+            operation: text,
+            variable_usages: variables.iter().map(|v| v.to_string()).collect(),
+            requires: fetch,
+        });
+        if group.entity.is_some() {
+            PlanNode::Flatten {
+                path: group.path.clone(),
+                node: Box::new(node),
+            }
+        } else {
+            node
+        }
+    }
+}
+
+fn wrap(
+    mut nodes: Vec<PlanNode>,
+    many: impl FnOnce(Vec<PlanNode>) -> PlanNode,
+) -> Option<PlanNode> {
+    match nodes.len() {
+        0 => None,
+        1 => nodes.pop(),
+        _ => Some(many(nodes)),
+    }
+}
+
+/// Root fields with fragments on the root type expanded (their directives kept on each field).
+fn flatten_root(document: &ExecutableDocument, set: &SelectionSet) -> Vec<executable::Field> {
+    let mut fields = Vec::new();
+    for selection in &set.selections {
+        let (directives, inner) = match selection {
+            executable::Selection::Field(field) => {
+                fields.push(field.as_ref().clone());
+                continue;
+            }
+            executable::Selection::InlineFragment(f) => (&f.directives, &f.selection_set),
+            executable::Selection::FragmentSpread(s) => (
+                &s.directives,
+                &document.fragments[&s.fragment_name].selection_set,
+            ),
+        };
+        for mut field in flatten_root(document, inner) {
+            field.directives.extend(directives.iter().cloned());
+            fields.push(field);
+        }
+    }
+    fields
+}
+
+/// The sub-selection of `name` in a `@provides` field set, if it provides it.
+fn provided_field<'s>(provided: Option<&'s SelectionSet>, name: &str) -> Option<&'s SelectionSet> {
+    provided?.selections.iter().find_map(|s| match s {
+        executable::Selection::Field(f) if f.name == name => Some(&f.selection_set),
+        _ => None,
+    })
+}
+
+/// A key or requires field set as plain selections (they hold no arguments or fragments).
+fn to_selections(set: &SelectionSet) -> Selections {
+    let mut out = Selections::default();
+    for selection in &set.selections {
+        match selection {
+            executable::Selection::Field(f) => out.add(Selection::Field {
+                alias: None,
+                name: f.name.clone(),
+                arguments: Vec::new(),
+                directives: ast::DirectiveList::new(),
+                selections: (!f.selection_set.selections.is_empty())
+                    .then(|| to_selections(&f.selection_set)),
+            }),
+            executable::Selection::InlineFragment(f) => out.add(Selection::InlineFragment {
+                type_condition: f.type_condition.clone(),
+                directives: ast::DirectiveList::new(),
+                selections: to_selections(&f.selection_set),
+            }),
+            executable::Selection::FragmentSpread(_) => {}
+        }
+    }
+    out
+}

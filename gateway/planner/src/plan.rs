@@ -1,0 +1,139 @@
+//! The query plan: plain data the executor walks, with a pretty-printer for people.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::Selections;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryPlan {
+    /// `None` when nothing needs a subgraph (e.g. only `__typename` or introspection).
+    pub node: Option<PlanNode>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind")]
+pub enum PlanNode {
+    /// Children run one after the other.
+    Sequence {
+        nodes: Vec<PlanNode>,
+    },
+    /// Children run at the same time.
+    Parallel {
+        nodes: Vec<PlanNode>,
+    },
+    Fetch(FetchNode),
+    /// Runs `node` (an entity fetch) for every object found at `path` in the response so far.
+    Flatten {
+        path: Vec<PathSegment>,
+        node: Box<PlanNode>,
+    },
+}
+
+/// One request to one subgraph.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchNode {
+    pub service_name: String,
+    #[serde(skip)]
+    pub graph: usize,
+    /// The subgraph operation's text.
+    pub operation: String,
+    /// Client variables the operation uses, forwarded as they came.
+    pub variable_usages: Vec<String>,
+    /// For entity fetches: how to build each `_entities` representation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requires: Option<Requires>,
+}
+
+/// The representation of an entity: its `__typename`, key and required fields, taken from every
+/// object at the flatten path whose `__typename` is `type_name`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Requires {
+    pub type_name: String,
+    pub selections: Selections,
+}
+
+/// A step of a response path: a field's response key, or `@` for every item of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PathSegment {
+    Key(String),
+    List,
+}
+
+impl Serialize for PathSegment {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(match self {
+            Self::Key(key) => key,
+            Self::List => "@",
+        })
+    }
+}
+
+impl QueryPlan {
+    /// How many fetches the plan makes (per run; a flatten counts once).
+    pub fn fetch_count(&self) -> usize {
+        fn count(node: &PlanNode) -> usize {
+            match node {
+                PlanNode::Sequence { nodes } | PlanNode::Parallel { nodes } => {
+                    nodes.iter().map(count).sum()
+                }
+                PlanNode::Fetch(_) => 1,
+                PlanNode::Flatten { node, .. } => count(node),
+            }
+        }
+        self.node.as_ref().map_or(0, count)
+    }
+}
+
+impl fmt::Display for QueryPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "QueryPlan {{")?;
+        if let Some(node) = &self.node {
+            write_node(f, node, 1)?;
+        }
+        write!(f, "}}")
+    }
+}
+
+fn write_node(f: &mut fmt::Formatter<'_>, node: &PlanNode, depth: usize) -> fmt::Result {
+    let pad = "  ".repeat(depth);
+    match node {
+        PlanNode::Sequence { nodes } | PlanNode::Parallel { nodes } => {
+            let name = if matches!(node, PlanNode::Sequence { .. }) {
+                "Sequence"
+            } else {
+                "Parallel"
+            };
+            writeln!(f, "{pad}{name} {{")?;
+            for child in nodes {
+                write_node(f, child, depth + 1)?;
+            }
+            writeln!(f, "{pad}}},")
+        }
+        PlanNode::Fetch(fetch) => {
+            writeln!(f, "{pad}Fetch(service: \"{}\") {{", fetch.service_name)?;
+            if let Some(requires) = &fetch.requires {
+                let mut text = String::new();
+                requires.selections.write(&mut text);
+                writeln!(f, "{pad}  ... on {} {text} =>", requires.type_name)?;
+            }
+            writeln!(f, "{pad}  {}", fetch.operation)?;
+            writeln!(f, "{pad}}},")
+        }
+        PlanNode::Flatten { path, node } => {
+            let path: Vec<&str> = path
+                .iter()
+                .map(|s| match s {
+                    PathSegment::Key(k) => k.as_str(),
+                    PathSegment::List => "@",
+                })
+                .collect();
+            writeln!(f, "{pad}Flatten(path: \"{}\") {{", path.join("."))?;
+            write_node(f, node, depth + 1)?;
+            writeln!(f, "{pad}}},")
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Plan snapshots: every operation under `tests/operations/` planned over the demo supergraph
+//! (`schema/supergraph.graphql`). Review changes with `cargo insta review`.
+
+use apollo_compiler::ExecutableDocument;
+use mosaic_supergraph::Supergraph;
+
+fn demo() -> Supergraph {
+    let sdl = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schema/supergraph.graphql"
+    ))
+    .expect("the demo supergraph is checked in");
+    Supergraph::parse(&sdl).expect("the demo supergraph loads")
+}
+
+#[test]
+fn plans_demo_operations() {
+    let supergraph = demo();
+    insta::glob!("operations/*.graphql", |path| {
+        let source = std::fs::read_to_string(path).expect("readable operation");
+        let document =
+            ExecutableDocument::parse_and_validate(&supergraph.api_schema, &source, "op.graphql")
+                .expect("the operation is valid");
+        let operation = document.operations.iter().next().expect("one operation");
+        let plan = mosaic_planner::plan(&supergraph, &document, operation).expect("it plans");
+        insta::assert_snapshot!(format!("fetches: {}\n{plan}", plan.fetch_count()));
+    });
+}

@@ -1,0 +1,378 @@
+//! Execution: walks a [`QueryPlan`], sends each fetch to its subgraph over the pooled HTTP client,
+//! and merges every result into one response tree. Fetches under `Parallel` run concurrently;
+//! entity representations are deduplicated per fetch.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::future::{BoxFuture, FutureExt, join_all};
+use mosaic_planner::{FetchNode, PathSegment, PlanNode, QueryPlan, Selection, Selections};
+use serde_json::{Map, Value, json};
+
+/// A step of a concrete response path: an object key or a list index.
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+impl Step {
+    fn to_json(&self) -> Value {
+        match self {
+            Self::Key(key) => Value::String(key.clone()),
+            Self::Index(i) => Value::from(*i),
+        }
+    }
+}
+
+/// The subgraphs' addresses and the HTTP client they share.
+pub struct Subgraphs {
+    pub client: reqwest::Client,
+    /// URL per graph id, as the supergraph (or config) says.
+    pub urls: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// What one operation's execution accumulates.
+struct Run<'a> {
+    subgraphs: &'a Subgraphs,
+    variables: &'a Map<String, Value>,
+    /// Request headers forwarded to every subgraph (e.g. `authorization`).
+    headers: &'a reqwest::header::HeaderMap,
+    data: Mutex<Value>,
+    errors: Mutex<Vec<Value>>,
+}
+
+/// Executes `plan`; returns the merged data (before projection) and subgraph errors.
+pub async fn execute(
+    subgraphs: &Subgraphs,
+    plan: &QueryPlan,
+    variables: &Map<String, Value>,
+    headers: &reqwest::header::HeaderMap,
+) -> (Value, Vec<Value>) {
+    let run = Run {
+        subgraphs,
+        variables,
+        headers,
+        data: Mutex::new(Value::Object(Map::new())),
+        errors: Mutex::new(Vec::new()),
+    };
+    if let Some(node) = &plan.node {
+        run.node(node).await;
+    }
+    let data = run.data.into_inner().unwrap_or_else(|p| p.into_inner());
+    let errors = run.errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    (data, errors)
+}
+
+impl Run<'_> {
+    fn node<'n>(&'n self, node: &'n PlanNode) -> BoxFuture<'n, ()> {
+        async move {
+            match node {
+                PlanNode::Sequence { nodes } => {
+                    for node in nodes {
+                        self.node(node).await;
+                    }
+                }
+                PlanNode::Parallel { nodes } => {
+                    join_all(nodes.iter().map(|n| self.node(n))).await;
+                }
+                PlanNode::Fetch(fetch) => self.root_fetch(fetch).await,
+                PlanNode::Flatten { path, node } => {
+                    if let PlanNode::Fetch(fetch) = node.as_ref() {
+                        self.entity_fetch(path, fetch).await;
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+
+    async fn root_fetch(&self, fetch: &FetchNode) {
+        let variables = self.used_variables(fetch);
+        let Some(response) = self.send(fetch, variables, &[]).await else {
+            return;
+        };
+        if let Some(data) = response.get("data").filter(|d| d.is_object()) {
+            merge(
+                &mut self.data.lock().expect("no panics while merging"),
+                data.clone(),
+            );
+        }
+        self.add_errors(fetch, &response, |path| path.to_vec());
+    }
+
+    async fn entity_fetch(&self, path: &[PathSegment], fetch: &FetchNode) {
+        let Some(requires) = &fetch.requires else {
+            return;
+        };
+        // Representations, deduplicated; each object at the path remembers which one is its.
+        let mut representations: Vec<Value> = Vec::new();
+        let mut targets: Vec<(Vec<Step>, usize)> = Vec::new();
+        {
+            let data = self.data.lock().expect("no panics while merging");
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            let mut objects = Vec::new();
+            collect(&data, path, &mut Vec::new(), &mut objects);
+            for (steps, object) in objects {
+                if object.get("__typename").and_then(Value::as_str)
+                    != Some(requires.type_name.as_str())
+                {
+                    continue;
+                }
+                let Some(representation) = represent(object, &requires.selections) else {
+                    continue;
+                };
+                let text = representation.to_string();
+                let index = *seen.entry(text).or_insert_with(|| {
+                    representations.push(representation);
+                    representations.len() - 1
+                });
+                targets.push((steps, index));
+            }
+        }
+        if representations.is_empty() {
+            return;
+        }
+        let mut variables = self.used_variables(fetch);
+        variables.insert("representations".into(), Value::Array(representations));
+        let first_path: Vec<Step> = targets.first().map(|t| t.0.clone()).unwrap_or_default();
+        let Some(response) = self.send(fetch, variables, &first_path).await else {
+            return;
+        };
+        if let Some(entities) = response
+            .pointer("/data/_entities")
+            .and_then(Value::as_array)
+        {
+            let mut data = self.data.lock().expect("no panics while merging");
+            for (steps, index) in &targets {
+                if let (Some(entity), Some(object)) =
+                    (entities.get(*index), find_mut(&mut data, steps))
+                {
+                    if entity.is_object() {
+                        merge(object, entity.clone());
+                    }
+                }
+            }
+        }
+        // `_entities.N.rest` becomes the path of the (first) object that representation N came from.
+        self.add_errors(fetch, &response, |error_path| {
+            let index = error_path
+                .get(1)
+                .and_then(Value::as_u64)
+                .map(|i| i as usize);
+            match (error_path.first().and_then(Value::as_str), index) {
+                (Some("_entities"), Some(index)) => match targets.iter().find(|t| t.1 == index) {
+                    Some((steps, _)) => steps
+                        .iter()
+                        .map(Step::to_json)
+                        .chain(error_path[2..].iter().cloned())
+                        .collect(),
+                    None => Vec::new(),
+                },
+                _ => Vec::new(),
+            }
+        });
+    }
+
+    fn used_variables(&self, fetch: &FetchNode) -> Map<String, Value> {
+        fetch
+            .variable_usages
+            .iter()
+            .filter_map(|name| self.variables.get(name).map(|v| (name.clone(), v.clone())))
+            .collect()
+    }
+
+    /// POSTs the fetch; a transport, status or body failure becomes a coded error and `None`.
+    async fn send(
+        &self,
+        fetch: &FetchNode,
+        variables: Map<String, Value>,
+        at: &[Step],
+    ) -> Option<Value> {
+        let subgraphs = self.subgraphs;
+        let body = json!({ "query": fetch.operation, "variables": variables });
+        let request = subgraphs
+            .client
+            .post(&subgraphs.urls[fetch.graph])
+            .headers(self.headers.clone())
+            .timeout(subgraphs.timeout)
+            .json(&body);
+        let failure = match request.send().await {
+            Ok(response) if response.status().is_success() => match response.bytes().await {
+                Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(value) if value.is_object() => return Some(value),
+                    _ => "the response is not a GraphQL JSON object".to_owned(),
+                },
+                Err(err) => format!("reading the response failed: {err}"),
+            },
+            Ok(response) => format!("HTTP status {}", response.status()),
+            Err(err) if err.is_timeout() => "the request timed out".to_owned(),
+            Err(err) => format!("the request failed: {}", root_cause(&err)),
+        };
+        tracing::warn!(subgraph = %fetch.service_name, %failure, "subgraph fetch failed");
+        let mut error = json!({
+            "message": format!("HTTP fetch failed from '{}': {failure}", fetch.service_name),
+            "extensions": { "code": "SUBREQUEST_HTTP_ERROR", "serviceName": fetch.service_name },
+        });
+        if !at.is_empty() {
+            error["path"] = Value::Array(at.iter().map(Step::to_json).collect());
+        }
+        self.errors
+            .lock()
+            .expect("no panics while merging")
+            .push(error);
+        None
+    }
+
+    fn add_errors(
+        &self,
+        fetch: &FetchNode,
+        response: &Value,
+        repath: impl Fn(&[Value]) -> Vec<Value>,
+    ) {
+        let Some(errors) = response.get("errors").and_then(Value::as_array) else {
+            return;
+        };
+        let mut out = self.errors.lock().expect("no panics while merging");
+        for error in errors {
+            let mut error = error.clone();
+            if let Some(path) = error
+                .get("path")
+                .and_then(Value::as_array)
+                .map(|p| repath(p))
+            {
+                match path.is_empty() {
+                    true => error.as_object_mut().map(|e| e.remove("path")),
+                    false => error
+                        .as_object_mut()
+                        .map(|e| e.insert("path".into(), Value::Array(path))),
+                };
+            }
+            let extensions = error
+                .as_object_mut()
+                .map(|e| e.entry("extensions").or_insert_with(|| json!({})));
+            if let Some(Value::Object(extensions)) = extensions {
+                extensions.insert(
+                    "serviceName".into(),
+                    Value::String(fetch.service_name.clone()),
+                );
+            }
+            out.push(error);
+        }
+    }
+}
+
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+/// Every object at `path` below `value`, with its concrete path.
+fn collect<'v>(
+    value: &'v Value,
+    path: &[PathSegment],
+    steps: &mut Vec<Step>,
+    out: &mut Vec<(Vec<Step>, &'v Value)>,
+) {
+    match path.split_first() {
+        None => {
+            if value.is_object() {
+                out.push((steps.clone(), value));
+            }
+        }
+        Some((PathSegment::Key(key), rest)) => {
+            if let Some(child) = value.get(key) {
+                steps.push(Step::Key(key.clone()));
+                collect(child, rest, steps, out);
+                steps.pop();
+            }
+        }
+        Some((PathSegment::List, rest)) => {
+            if let Some(items) = value.as_array() {
+                for (i, item) in items.iter().enumerate() {
+                    steps.push(Step::Index(i));
+                    collect(item, rest, steps, out);
+                    steps.pop();
+                }
+            }
+        }
+    }
+}
+
+fn find_mut<'v>(value: &'v mut Value, steps: &[Step]) -> Option<&'v mut Value> {
+    steps.iter().try_fold(value, |value, step| match step {
+        Step::Key(key) => value.get_mut(key),
+        Step::Index(i) => value.get_mut(*i),
+    })
+}
+
+/// The representation of `object`: the fields `selections` name, `None` if one is missing.
+fn represent(object: &Value, selections: &Selections) -> Option<Value> {
+    let mut out = Map::new();
+    for selection in &selections.0 {
+        match selection {
+            Selection::Field {
+                name, selections, ..
+            } => {
+                let value = object.get(name.as_str())?;
+                let value = match (selections, value) {
+                    (Some(inner), Value::Object(_)) => represent(value, inner)?,
+                    (Some(inner), Value::Array(items)) => Value::Array(
+                        items
+                            .iter()
+                            .map(|i| represent(i, inner))
+                            .collect::<Option<_>>()?,
+                    ),
+                    _ => value.clone(),
+                };
+                out.insert(name.to_string(), value);
+            }
+            Selection::InlineFragment {
+                type_condition,
+                selections,
+                ..
+            } => {
+                let applies = type_condition.as_ref().is_none_or(|t| {
+                    object.get("__typename").and_then(Value::as_str) == Some(t.as_str())
+                });
+                if applies {
+                    if let Value::Object(inner) = represent(object, selections)? {
+                        out.extend(inner);
+                    }
+                }
+            }
+        }
+    }
+    Some(Value::Object(out))
+}
+
+/// Deep-merges `from` into `into`: objects field by field, equal-length lists item by item.
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                match into.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        into.insert(key, value);
+                    }
+                }
+            }
+        }
+        (Value::Array(into), Value::Array(from)) if into.len() == from.len() => {
+            for (existing, value) in into.iter_mut().zip(from) {
+                merge(existing, value);
+            }
+        }
+        (into, from) => {
+            if !from.is_null() || !into.is_object() {
+                *into = from;
+            }
+        }
+    }
+}

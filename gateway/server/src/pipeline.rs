@@ -1,0 +1,250 @@
+//! One request through the gateway: parse → validate against the API schema → pick the operation
+//! → plan (cached with the parsed document) → coerce variables → execute → shape the response.
+
+use std::hash::{Hash, Hasher};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use apollo_compiler::ExecutableDocument;
+use apollo_compiler::executable::OperationType;
+use apollo_compiler::parser::Parser;
+use apollo_compiler::validation::Valid;
+use lru::LruCache;
+use mosaic_planner::QueryPlan;
+use mosaic_supergraph::Supergraph;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::execute::{Subgraphs, execute};
+use crate::response::Projection;
+
+/// Parser bounds: far above real operations, low enough that hostile ones fail fast.
+const RECURSION_LIMIT: usize = 256;
+const TOKEN_LIMIT: usize = 15_000;
+const PLAN_CACHE_SIZE: usize = 1024;
+
+/// A GraphQL-over-HTTP request body (or GET parameters, decoded).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphQLRequest {
+    pub query: Option<String>,
+    pub operation_name: Option<String>,
+    #[serde(default)]
+    pub variables: Option<Map<String, Value>>,
+}
+
+/// A request that fails before execution: no `data` in the response.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("the request has no `query`")]
+    MissingQuery,
+    #[error("the operation could not be parsed")]
+    Parse(Vec<Value>),
+    #[error("the operation is not valid for this schema")]
+    Validation(Vec<Value>),
+    #[error("{0}")]
+    UnknownOperation(String),
+    #[error("{0}")]
+    Variables(String),
+    #[error("only queries can be sent with GET")]
+    MutationOverGet,
+    #[error("the operation cannot be planned: {0}")]
+    Plan(String),
+}
+
+impl RequestError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingQuery => "BAD_REQUEST",
+            Self::Parse(_) => "GRAPHQL_PARSE_FAILED",
+            Self::Validation(_) => "GRAPHQL_VALIDATION_FAILED",
+            Self::UnknownOperation(_) => "GRAPHQL_UNKNOWN_OPERATION_NAME",
+            Self::Variables(_) => "BAD_USER_INPUT",
+            Self::MutationOverGet => "METHOD_NOT_ALLOWED",
+            Self::Plan(_) => "QUERY_PLANNING_FAILED",
+        }
+    }
+
+    /// The response body's `errors`, each with `extensions.code`.
+    pub fn errors(&self) -> Vec<Value> {
+        let code = self.code();
+        let with_code = |mut error: Value| {
+            error["extensions"] = json!({ "code": code });
+            error
+        };
+        match self {
+            Self::Parse(errors) | Self::Validation(errors) => {
+                errors.iter().cloned().map(with_code).collect()
+            }
+            other => vec![with_code(json!({ "message": other.to_string() }))],
+        }
+    }
+}
+
+/// A parsed, validated operation and its plan, shared by every request that sends it.
+pub struct Prepared {
+    pub document: Valid<ExecutableDocument>,
+    pub operation_name: Option<String>,
+    pub plan: QueryPlan,
+}
+
+/// Everything that serves one supergraph; swapped whole when the supergraph changes.
+pub struct Gateway {
+    pub supergraph: Arc<Supergraph>,
+    pub subgraphs: Subgraphs,
+    cache: Mutex<LruCache<u64, Arc<Prepared>>>,
+}
+
+impl Gateway {
+    pub fn new(supergraph: Arc<Supergraph>, subgraphs: Subgraphs) -> Self {
+        let size = NonZeroUsize::new(PLAN_CACHE_SIZE).expect("a non-zero constant");
+        Self {
+            supergraph,
+            subgraphs,
+            cache: Mutex::new(LruCache::new(size)),
+        }
+    }
+
+    /// Parses, validates and plans, or returns the cached result for the same text and name.
+    pub fn prepare(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+    ) -> Result<Arc<Prepared>, RequestError> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (query, operation_name, self.supergraph.hash).hash(&mut hasher);
+        let key = hasher.finish();
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .expect("no panics under the cache lock")
+            .get(&key)
+        {
+            return Ok(hit.clone());
+        }
+        let schema = &self.supergraph.api_schema;
+        let ast = Parser::new()
+            .recursion_limit(RECURSION_LIMIT)
+            .token_limit(TOKEN_LIMIT)
+            .parse_ast(query, "operation.graphql")
+            .map_err(|e| {
+                RequestError::Parse(e.errors.iter().map(|d| json_error(d.to_json())).collect())
+            })?;
+        let document = ast.to_executable_validate(schema).map_err(|e| {
+            RequestError::Validation(e.errors.iter().map(|d| json_error(d.to_json())).collect())
+        })?;
+        let operation = document
+            .operations
+            .get(operation_name)
+            .map_err(|e| RequestError::UnknownOperation(e.message().to_string()))?;
+        let plan = mosaic_planner::plan(&self.supergraph, &document, operation)
+            .map_err(|e| RequestError::Plan(e.to_string()))?;
+        let prepared = Arc::new(Prepared {
+            operation_name: operation.name.as_ref().map(|n| n.to_string()),
+            document,
+            plan,
+        });
+        self.cache
+            .lock()
+            .expect("no panics under the cache lock")
+            .put(key, prepared.clone());
+        Ok(prepared)
+    }
+
+    /// Runs one request to a response body.
+    pub async fn run(
+        &self,
+        request: GraphQLRequest,
+        headers: &reqwest::header::HeaderMap,
+        is_get: bool,
+    ) -> Result<Value, RequestError> {
+        let query = request.query.as_deref().ok_or(RequestError::MissingQuery)?;
+        let prepared = self.prepare(query, request.operation_name.as_deref())?;
+        let operation = prepared
+            .document
+            .operations
+            .get(prepared.operation_name.as_deref())
+            .expect("the prepared operation is in its document");
+        if is_get && operation.operation_type != OperationType::Query {
+            return Err(RequestError::MutationOverGet);
+        }
+        let variables = request.variables.unwrap_or_default();
+        let schema = &self.supergraph.api_schema;
+        let coerced = apollo_compiler::request::coerce_variable_values(
+            schema,
+            operation,
+            &to_bytes_map(&variables),
+        )
+        .map_err(|e| RequestError::Variables(e.message().to_string()))?;
+        let introspection = self.introspect(&prepared, operation, &coerced)?;
+        let (merged, mut errors) =
+            execute(&self.subgraphs, &prepared.plan, &variables, headers).await;
+        let coerced: Map<String, Value> = serde_json::to_value(coerced.into_inner())
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default();
+        let mut projection = Projection {
+            schema,
+            document: &prepared.document,
+            variables: &coerced,
+            introspection: introspection.as_ref(),
+            known_errors: &errors,
+            new_errors: Vec::new(),
+        };
+        let data = projection.data(operation, &merged);
+        errors.append(&mut projection.new_errors);
+        let mut body = json!({ "data": data });
+        if !errors.is_empty() {
+            body["errors"] = Value::Array(errors);
+        }
+        Ok(body)
+    }
+
+    /// Answers `__schema` and `__type` from the API schema, when the operation asks.
+    fn introspect(
+        &self,
+        prepared: &Prepared,
+        operation: &apollo_compiler::executable::Operation,
+        variables: &Valid<apollo_compiler::response::JsonMap>,
+    ) -> Result<Option<Map<String, Value>>, RequestError> {
+        let asks = operation
+            .root_fields(&prepared.document)
+            .any(|f| f.name == "__schema" || f.name == "__type");
+        if !asks {
+            return Ok(None);
+        }
+        let schema = &self.supergraph.api_schema;
+        apollo_compiler::introspection::check_max_depth(&prepared.document, operation).map_err(
+            |e| RequestError::Validation(vec![json!({ "message": e.message().to_string() })]),
+        )?;
+        let response = apollo_compiler::introspection::partial_execute(
+            schema,
+            &self.supergraph.api_implementers,
+            &prepared.document,
+            operation,
+            variables,
+        )
+        .map_err(|e| {
+            RequestError::Validation(vec![json!({ "message": e.message().to_string() })])
+        })?;
+        Ok(serde_json::to_value(response.data)
+            .ok()
+            .and_then(|v| v.as_object().cloned()))
+    }
+}
+
+fn json_error(error: apollo_compiler::response::GraphQLError) -> Value {
+    serde_json::to_value(error).unwrap_or_else(|_| json!({ "message": "invalid operation" }))
+}
+
+fn to_bytes_map(variables: &Map<String, Value>) -> apollo_compiler::response::JsonMap {
+    variables
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().into(),
+                apollo_compiler::response::JsonValue::from(v.clone()),
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,143 @@
+//! Starting the gateway: load the supergraph, build the subgraph client, bind, serve, and swap
+//! in a new supergraph when its file changes (an invalid one is refused and the old one serves).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use mosaic_supergraph::Supergraph;
+use tokio::net::TcpListener;
+
+use crate::execute::Subgraphs;
+use crate::http::{self, Current};
+use crate::pipeline::Gateway;
+
+/// How often the supergraph file is checked for changes.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where the supergraph comes from.
+#[derive(Clone)]
+pub enum SupergraphSource {
+    /// A file, watched for changes.
+    File(PathBuf),
+    /// Text fixed at start (e.g. the demo graph built into `mosaic dev`).
+    Text(&'static str),
+}
+
+#[derive(Clone)]
+pub struct GatewayOptions {
+    pub supergraph: SupergraphSource,
+    pub listen: SocketAddr,
+    /// Replaces the routing URL of the named subgraphs.
+    pub subgraph_urls: Vec<(String, String)>,
+    /// Per subgraph request.
+    pub subgraph_timeout: Duration,
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// A gateway for `sdl`, with the options' URL overrides applied.
+pub fn build(
+    sdl: &str,
+    options: &GatewayOptions,
+    client: reqwest::Client,
+) -> anyhow::Result<Gateway> {
+    let supergraph = Arc::new(Supergraph::parse(sdl)?);
+    let mut urls: Vec<String> = supergraph.graphs.iter().map(|g| g.url.clone()).collect();
+    for (name, url) in &options.subgraph_urls {
+        let graph = supergraph.graph_by_name(name).with_context(|| {
+            format!("--subgraph-url names `{name}`, which is not in the supergraph")
+        })?;
+        urls[graph] = url.clone();
+    }
+    Ok(Gateway::new(
+        supergraph,
+        Subgraphs {
+            client,
+            urls,
+            timeout: options.subgraph_timeout,
+        },
+    ))
+}
+
+pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(5))
+        .build()?;
+    let (sdl, modified) = read(&options.supergraph)?;
+    let gateway = build(&sdl, &options, client.clone())?;
+    let current: Current = Arc::new(RwLock::new(Arc::new(gateway)));
+    if let SupergraphSource::File(path) = &options.supergraph {
+        tokio::spawn(watch(
+            path.clone(),
+            modified,
+            options.clone(),
+            client,
+            current.clone(),
+        ));
+    }
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("gateway: binding {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!("gateway serving http://{addr}/graphql");
+    let app = http::router(current);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(subgraph_kit::server::shutdown_signal())
+            .await
+    });
+    Ok(Running { addr, task })
+}
+
+fn read(source: &SupergraphSource) -> anyhow::Result<(String, Option<SystemTime>)> {
+    match source {
+        SupergraphSource::Text(text) => Ok(((*text).to_owned(), None)),
+        SupergraphSource::File(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok((
+                text,
+                std::fs::metadata(path).and_then(|m| m.modified()).ok(),
+            ))
+        }
+    }
+}
+
+async fn watch(
+    path: PathBuf,
+    mut seen: Option<SystemTime>,
+    options: GatewayOptions,
+    client: reqwest::Client,
+    current: Current,
+) {
+    let mut ticks = tokio::time::interval(WATCH_INTERVAL);
+    loop {
+        ticks.tick().await;
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        if modified.is_none() || modified == seen {
+            continue;
+        }
+        seen = modified;
+        let loaded = std::fs::read_to_string(&path)
+            .map_err(anyhow::Error::from)
+            .and_then(|sdl| build(&sdl, &options, client.clone()));
+        match loaded {
+            // In-flight requests keep the `Arc` of the gateway they started with.
+            Ok(gateway) => {
+                *current.write().expect("no panics while swapping") = Arc::new(gateway);
+                tracing::info!(path = %path.display(), "supergraph reloaded");
+            }
+            Err(err) => {
+                tracing::error!(path = %path.display(), "refused the new supergraph, still serving the old one: {err:#}")
+            }
+        }
+    }
+}
