@@ -99,7 +99,9 @@ async fn serve(
         Err(err) => {
             let status = match (&err, json_response) {
                 (RequestError::MutationOverGet, _) => StatusCode::METHOD_NOT_ALLOWED,
-                // With `application/json`, request errors keep HTTP 200 (legacy clients).
+                (RequestError::MissingQuery, _) => StatusCode::BAD_REQUEST,
+                (RequestError::Plan(_), _) => StatusCode::INTERNAL_SERVER_ERROR,
+                // With `application/json`, errors in the document keep HTTP 200 (legacy clients).
                 (_, true) => StatusCode::OK,
                 _ => StatusCode::BAD_REQUEST,
             };
@@ -114,13 +116,14 @@ async fn serve(
     }
 }
 
-/// The spec's media type unless the client only accepts `application/json`.
+/// `application/json` unless the client accepts the spec's `application/graphql-response+json`
+/// (no `Accept`, or `*/*`, means a legacy client).
 fn wants_legacy_json(headers: &HeaderMap) -> bool {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    !accept.contains(GRAPHQL_RESPONSE_JSON) && accept.contains("application/json")
+        .unwrap_or_default();
+    !accept.contains(GRAPHQL_RESPONSE_JSON)
 }
 
 fn respond(status: StatusCode, body: &Value, json_response: bool) -> Response {

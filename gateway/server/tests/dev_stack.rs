@@ -1,73 +1,127 @@
-//! `mosaic dev`, the README's run command, as a real process: it starts all four subgraphs on
-//! fresh SQLite files, seeds them consistently, answers over HTTP and stops on SIGTERM.
+//! `mosaic dev`, the README's run command, as a real process: the gateway in front of the four
+//! subgraphs on fresh SQLite files, driven over HTTP like a frontend would.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-/// A `mosaic dev` process, killed when dropped so a failing test leaves nothing behind.
-struct Dev {
-    child: Child,
-    base_port: u16,
-}
+/// A `mosaic` process, killed when dropped so a failing test leaves nothing behind.
+struct Process(Child);
 
-impl Drop for Dev {
+impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
-/// Four consecutive free loopback ports.
-fn free_port_block() -> u16 {
-    (0..200)
-        .map(|i| 20_000 + (std::process::id() as u16 % 1000) * 40 + i * 4)
-        .find(|&base| (base..base + 4).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok()))
-        .expect("four free consecutive ports")
+/// The shared dev stack: gateway port, then the four subgraph ports.
+struct Dev {
+    _process: Process,
+    gateway: u16,
+    subgraphs: [u16; 4],
 }
 
-fn start_dev() -> Dev {
-    let data_dir = std::env::temp_dir().join(format!("mosaic-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let base_port = free_port_block();
+/// Five consecutive free loopback ports.
+fn free_ports() -> u16 {
+    (0..200)
+        .map(|i| 20_000 + (std::process::id() as u16 % 1000) * 40 + i * 5)
+        .find(|&base| (base..base + 5).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok()))
+        .expect("five free consecutive ports")
+}
+
+/// Starts `mosaic ARGS` and waits until it prints "Press Ctrl-C" (or, for the plain gateway,
+/// until the port answers).
+fn spawn(args: &[String]) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-        .args(["dev", "--base-port", &base_port.to_string(), "--data-dir"])
-        .arg(&data_dir)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("starting mosaic dev");
+        .expect("starting mosaic");
     let stdout = child.stdout.take().expect("piped stdout");
     let ready = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
         .any(|line| line.starts_with("Press Ctrl-C"));
-    assert!(ready, "mosaic dev exited before it was up");
-    Dev { child, base_port }
+    assert!(ready, "mosaic {args:?} exited before it was up");
+    Process(child)
 }
 
-async fn query(port: u16, query: &str) -> Value {
-    let response = reqwest::Client::new()
+fn dev() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| {
+        let data_dir = std::env::temp_dir().join(format!("mosaic-e2e-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let base = free_ports();
+        let process = spawn(&[
+            "dev".into(),
+            "--port".into(),
+            base.to_string(),
+            "--base-port".into(),
+            (base + 1).to_string(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+        ]);
+        Dev {
+            _process: process,
+            gateway: base,
+            subgraphs: [base + 1, base + 2, base + 3, base + 4],
+        }
+    })
+}
+
+async fn post(port: u16, body: Value, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/graphql"))
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .expect("the subgraph answers");
-    assert_eq!(response.status(), 200);
-    response.json().await.expect("a JSON body")
+        .json(&body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+async fn gql(query: &str, variables: Value) -> Value {
+    let (status, body) = post(
+        dev().gateway,
+        json!({ "query": query, "variables": variables }),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
 }
 
 #[tokio::test]
-async fn dev_serves_four_consistently_seeded_subgraphs() {
-    let dev = start_dev();
-    let [accounts, products, inventory, reviews] = [0, 1, 2, 3].map(|i| dev.base_port + i);
-
-    let users = query(accounts, "{ users { id username } }").await;
+async fn subgraphs_are_seeded_consistently() {
+    let [accounts, products, _, reviews] = dev().subgraphs;
+    let users = post(
+        accounts,
+        json!({ "query": "{ users { id username } }" }),
+        &[],
+    )
+    .await
+    .1;
     let users = users["data"]["users"].as_array().expect("users").clone();
     assert!(users.len() >= 10);
-    let top = query(products, "{ topProducts(first: 100) { upc } }").await;
+    let top = post(
+        products,
+        json!({ "query": "{ topProducts(first: 100) { upc } }" }),
+        &[],
+    )
+    .await
+    .1;
     let upcs: Vec<Value> = top["data"]["topProducts"]
         .as_array()
         .expect("products")
@@ -75,37 +129,14 @@ async fn dev_serves_four_consistently_seeded_subgraphs() {
         .map(|p| p["upc"].clone())
         .collect();
     assert!(upcs.len() >= 20);
-
-    // Every product has stock, and every review points at a real user and product.
-    let reps: Vec<Value> = upcs
-        .iter()
-        .map(|upc| json!({ "__typename": "Product", "upc": upc, "price": 1, "weight": 1 }))
-        .collect();
-    let stock = query_with(
-        inventory,
-        "query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { quantity } } }",
-        json!({ "r": reps }),
-    )
-    .await;
-    assert_eq!(
-        stock["data"]["_entities"].as_array().map(Vec::len),
-        Some(upcs.len())
-    );
-
-    let latest = query(
-        reviews,
-        "{ latestReviews(first: 100) { author { id username } product { upc } } }",
-    )
-    .await;
+    let latest = post(reviews, json!({ "query": "{ latestReviews(first: 100) { author { id username } product { upc } } }" }), &[]).await.1;
     let latest = latest["data"]["latestReviews"]
         .as_array()
         .expect("reviews")
         .clone();
     assert!(latest.len() >= 60);
     for review in &latest {
-        let author =
-            json!({ "id": review["author"]["id"], "username": review["author"]["username"] });
-        assert!(users.contains(&author), "unknown author {author}");
+        assert!(users.contains(&review["author"]), "unknown author {review}");
         assert!(
             upcs.contains(&review["product"]["upc"]),
             "unknown product {review}"
@@ -113,14 +144,304 @@ async fn dev_serves_four_consistently_seeded_subgraphs() {
     }
 }
 
-async fn query_with(port: u16, query: &str, variables: Value) -> Value {
-    reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/graphql"))
-        .json(&json!({ "query": query, "variables": variables }))
+#[tokio::test]
+async fn the_canonical_benchmark_query_touches_all_four_subgraphs() {
+    let query = include_str!("../../planner/tests/operations/canonical.graphql");
+    let body = gql(query, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let first_user = &body["data"]["users"][0];
+    assert_eq!(first_user["username"], "ada");
+    let review = &first_user["reviews"][0];
+    let product = &review["product"];
+    // accounts → reviews → products + inventory (shippingEstimate @requires price and weight).
+    assert_eq!(product["name"], "Mirror");
+    assert!(product["inStock"].is_boolean());
+    assert_eq!(
+        product["shippingEstimate"], 0,
+        "price 1376 > 1000 ships free"
+    );
+    let author = &product["reviews"][0]["author"];
+    assert!(author["name"].is_string() && author["username"].is_string());
+    assert!(author["reviews"][0]["product"]["shippingEstimate"].is_number());
+    let top = body["data"]["topProducts"]
+        .as_array()
+        .expect("top products");
+    assert_eq!(top.len(), 5);
+    assert_eq!(top[0]["upc"], "1");
+    assert_eq!(top[0]["shippingEstimate"], 130, "half of weight 261");
+    // Only what was asked, in the order asked.
+    let keys: Vec<&String> = top[0].as_object().expect("an object").keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "inStock",
+            "name",
+            "price",
+            "shippingEstimate",
+            "upc",
+            "weight",
+            "reviews"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn aliases_fragments_variables_and_directives() {
+    let query = r#"
+        query Q($upc: String!, $withStock: Boolean!, $skipName: Boolean = true) {
+          first: product(upc: $upc) { ...P stock: quantity @include(if: $withStock) }
+          again: product(upc: "2") { upc name @skip(if: $skipName) __typename }
+          __typename
+        }
+        fragment P on Product { name ... on Product { price } }
+    "#;
+    let body = gql(query, json!({ "upc": "3", "withStock": true })).await;
+    assert_eq!(
+        body["data"],
+        json!({
+            "first": { "name": "Chair", "price": 1291, "stock": 40 },
+            "again": { "upc": "2", "__typename": "Product" },
+            "__typename": "Query",
+        })
+    );
+}
+
+#[tokio::test]
+async fn logs_in_and_writes_through_the_gateway() {
+    let login = gql(
+        r#"mutation { login(username: "grace", password: "mosaic-demo") { token user { name } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(login["data"]["login"]["user"]["name"], "Grace Hopper");
+    let token = login["data"]["login"]["token"].as_str().expect("a token");
+    let bearer = format!("Bearer {token}");
+    let mutation = r#"mutation { addReview(upc: "7", body: "Through the gateway", rating: 4) { body author { username name } product { name inStock } } }"#;
+    let (status, body) = post(
+        dev().gateway,
+        json!({ "query": mutation }),
+        &[("authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"]["addReview"],
+        json!({ "body": "Through the gateway", "author": { "username": "grace", "name": "Grace Hopper" }, "product": { "name": "Rug", "inStock": true } })
+    );
+    let anonymous = gql(mutation, json!({})).await;
+    assert_eq!(code(&anonymous), "UNAUTHENTICATED");
+    assert_eq!(
+        anonymous["errors"][0]["extensions"]["serviceName"],
+        "reviews"
+    );
+}
+
+#[tokio::test]
+async fn runs_mutations_in_order() {
+    let token = {
+        let login = gql(
+            r#"mutation { login(username: "ada", password: "mosaic-demo") { token } }"#,
+            json!({}),
+        )
+        .await;
+        login["data"]["login"]["token"]
+            .as_str()
+            .expect("a token")
+            .to_owned()
+    };
+    let bearer = format!("Bearer {token}");
+    let mutation = r#"mutation {
+        a: restock(upc: "15", quantity: 2) { quantity }
+        b: updateProductPrice(upc: "15", price: 777) { price }
+        c: restock(upc: "15", quantity: 3) { quantity shippingEstimate }
+    }"#;
+    let (_, body) = post(
+        dev().gateway,
+        json!({ "query": mutation }),
+        &[("authorization", &bearer)],
+    )
+    .await;
+    assert_eq!(body["data"]["a"]["quantity"], 2);
+    assert_eq!(body["data"]["b"]["price"], 777);
+    assert_eq!(
+        body["data"]["c"]["quantity"], 5,
+        "the second restock saw the first"
+    );
+    assert!(body["data"]["c"]["shippingEstimate"].is_number());
+}
+
+#[tokio::test]
+async fn request_errors_follow_graphql_over_http() {
+    let port = dev().gateway;
+    let (status, body) = post(
+        port,
+        json!({ "query": "{ product(upc: " }),
+        &[("accept", "application/graphql-response+json")],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (400, "GRAPHQL_PARSE_FAILED"));
+    let (status, body) = post(
+        port,
+        json!({ "query": "{ nope }" }),
+        &[("accept", "application/graphql-response+json")],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (400, "GRAPHQL_VALIDATION_FAILED"));
+    assert!(body.get("data").is_none());
+    let (status, body) = post(
+        port,
+        json!({ "query": "{ nope }" }),
+        &[("accept", "application/json")],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (200, "GRAPHQL_VALIDATION_FAILED"));
+    // @inaccessible fields are not part of the API.
+    let (_, body) = post(
+        port,
+        json!({ "query": r#"{ product(upc: "1") { cost } }"# }),
+        &[],
+    )
+    .await;
+    assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED");
+    let (_, body) = post(
+        port,
+        json!({ "query": "query A { __typename } query B { __typename }", "operationName": "C" }),
+        &[],
+    )
+    .await;
+    assert_eq!(code(&body), "GRAPHQL_UNKNOWN_OPERATION_NAME");
+    let (_, body) = post(port, json!({ "query": "query A { __typename } query B { b: __typename }", "operationName": "B" }), &[]).await;
+    assert_eq!(body["data"], json!({ "b": "Query" }));
+    let (_, body) = post(port, json!({ "query": "query($u: String!) { product(upc: $u) { upc } }", "variables": { "u": 5 } }), &[]).await;
+    assert_eq!(code(&body), "BAD_USER_INPUT");
+    let (status, body) = post(port, json!({ "nonsense": true }), &[]).await;
+    assert_eq!((status, code(&body)), (400, "BAD_REQUEST"));
+}
+
+#[tokio::test]
+async fn get_serves_queries_but_not_mutations() {
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{}/graphql", dev().gateway);
+    let response = client
+        .get(&url)
+        .query(&[
+            ("query", "query($u: String!) { product(upc: $u) { name } }"),
+            ("variables", r#"{"u":"1"}"#),
+        ])
         .send()
         .await
-        .expect("the subgraph answers")
-        .json()
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["data"]["product"]["name"], "Table");
+    let response = client
+        .get(&url)
+        .query(&[(
+            "query",
+            r#"mutation { login(username: "ada", password: "x") { token } }"#,
+        )])
+        .send()
         .await
-        .expect("a JSON body")
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 405);
+}
+
+#[tokio::test]
+async fn introspection_shows_the_api_schema() {
+    let body = gql(r#"{ __schema { queryType { name } } product: __type(name: "Product") { fields { name } } join: __type(name: "join__Graph") { name } }"#, json!({})).await;
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+    let fields: Vec<&str> = body["data"]["product"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert!(fields.contains(&"shippingEstimate") && fields.contains(&"reviews"));
+    assert!(!fields.contains(&"cost"), "@inaccessible stays hidden");
+    assert_eq!(
+        body["data"]["join"],
+        Value::Null,
+        "federation machinery is not in the API"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_subgraph_gives_partial_data_and_a_coded_error() {
+    let dev = dev();
+    let port = free_ports();
+    let supergraph = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schema/supergraph.graphql"
+    );
+    let [accounts, products, _, reviews] = dev.subgraphs;
+    let _gateway = spawn_gateway(
+        &[
+            "gateway".into(),
+            "--supergraph".into(),
+            supergraph.into(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--subgraph-url".into(),
+            format!("accounts=http://127.0.0.1:{accounts}/graphql"),
+            "--subgraph-url".into(),
+            format!("products=http://127.0.0.1:{products}/graphql"),
+            "--subgraph-url".into(),
+            format!("reviews=http://127.0.0.1:{reviews}/graphql"),
+            "--subgraph-url".into(),
+            // Nothing listens on port 9 (discard) here: inventory is down.
+            "inventory=http://127.0.0.1:9/graphql".into(),
+        ],
+        port,
+    )
+    .await;
+    let (status, body) = post(
+        port,
+        json!({ "query": r#"{ product(upc: "1") { name shippingEstimate } }"# }),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"]["product"],
+        json!({ "name": "Table", "shippingEstimate": null })
+    );
+    assert_eq!(code(&body), "SUBREQUEST_HTTP_ERROR");
+    assert_eq!(body["errors"][0]["extensions"]["serviceName"], "inventory");
+    assert_eq!(body["errors"][0]["path"], json!(["product"]));
+    assert_eq!(body["errors"].as_array().map(Vec::len), Some(1));
+
+    // `inStock: Boolean!` cannot be null: the null bubbles up to the nullable `product`.
+    let (_, body) = post(
+        port,
+        json!({ "query": r#"{ product(upc: "1") { name inStock } }"# }),
+        &[],
+    )
+    .await;
+    assert_eq!(body["data"], json!({ "product": null }));
+    assert_eq!(code(&body), "SUBREQUEST_HTTP_ERROR");
+}
+
+/// Starts a plain `mosaic gateway` and waits until its port answers.
+async fn spawn_gateway(args: &[String], port: u16) -> Process {
+    let child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting mosaic gateway");
+    let process = Process(child);
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return process;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("mosaic gateway did not start");
 }
