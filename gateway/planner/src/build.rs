@@ -35,6 +35,8 @@ struct Group {
     selections: Selections,
     /// Groups that must finish first.
     deps: Vec<GroupId>,
+    /// Folded into another group: fetches nothing itself.
+    folded: bool,
 }
 
 struct Builder<'a> {
@@ -65,6 +67,7 @@ pub fn plan(
         touched: Vec::new(),
     };
     let roots = builder.plan_root(operation)?;
+    builder.fold_into_requires_groups();
     let node = builder.into_node(&roots, operation);
     Ok(QueryPlan { node })
 }
@@ -97,6 +100,7 @@ impl Builder<'_> {
                         path: Vec::new(),
                         selections: Selections::default(),
                         deps: Vec::new(),
+                        folded: false,
                     });
                     roots.push(self.groups.len() - 1);
                     self.groups.len() - 1
@@ -383,6 +387,7 @@ impl Builder<'_> {
                     path: path.clone(),
                     selections: Selections::default(),
                     deps: Vec::new(),
+                    folded: false,
                 });
                 let id = self.groups.len() - 1;
                 self.index.insert(key, id);
@@ -403,12 +408,41 @@ impl Builder<'_> {
         )
     }
 
+    /// A plain entity group and a `@requires` group at the same place and subgraph become one
+    /// fetch (the later one) when nothing waits for the plain one: one request fewer.
+    fn fold_into_requires_groups(&mut self) {
+        let pairs: Vec<(GroupId, GroupId)> = self
+            .index
+            .iter()
+            .filter(|(key, _)| !key.3)
+            .filter_map(|((path, graph, ty, _), &plain)| {
+                let with_requires = *self.index.get(&(path.clone(), *graph, ty.clone(), true))?;
+                let waited_on = self.groups.iter().any(|g| g.deps.contains(&plain));
+                (!waited_on).then_some((plain, with_requires))
+            })
+            .collect();
+        for (plain, with_requires) in pairs {
+            let selections = std::mem::take(&mut self.groups[plain].selections);
+            let representation = self.groups[plain]
+                .entity
+                .as_ref()
+                .map(|e| e.1.clone())
+                .unwrap_or_default();
+            let target = &mut self.groups[with_requires];
+            target.selections.merge(selections);
+            if let Some((_, existing)) = &mut target.entity {
+                existing.merge(representation);
+            }
+            self.groups[plain].folded = true;
+        }
+    }
+
     /// Orders groups into a tree: each group runs after the last of its dependencies, with its
     /// own dependents after it; independent groups run in parallel.
     fn into_node(self, roots: &[GroupId], operation: &Operation) -> Option<PlanNode> {
         let levels = self.levels();
         let mut children: Vec<Vec<GroupId>> = vec![Vec::new(); self.groups.len()];
-        for (id, group) in self.groups.iter().enumerate() {
+        for (id, group) in self.groups.iter().enumerate().filter(|(_, g)| !g.folded) {
             if let Some(&parent) = group.deps.iter().max_by_key(|&&d| (levels[d], d)) {
                 children[parent].push(id);
             }

@@ -445,3 +445,39 @@ async fn spawn_gateway(args: &[String], port: u16) -> Process {
     }
     panic!("mosaic gateway did not start");
 }
+
+#[test]
+fn plan_command_prints_the_query_plan() {
+    let supergraph = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schema/supergraph.graphql"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args([
+            "plan",
+            "--supergraph",
+            supergraph,
+            "--operation",
+            "{ topProducts { name inStock } }",
+        ])
+        .output()
+        .expect("running mosaic plan");
+    assert!(output.status.success());
+    let plan = String::from_utf8_lossy(&output.stdout);
+    assert!(plan.contains(r#"Fetch(service: "products")"#), "{plan}");
+    assert!(plan.contains(r#"Flatten(path: "topProducts.@")"#), "{plan}");
+    assert!(plan.contains(r#"Fetch(service: "inventory")"#), "{plan}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args([
+            "plan",
+            "--supergraph",
+            supergraph,
+            "--operation",
+            "{ nope }",
+        ])
+        .output()
+        .expect("running mosaic plan");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("GRAPHQL_VALIDATION_FAILED"));
+}
