@@ -481,3 +481,71 @@ fn plan_command_prints_the_query_plan() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("GRAPHQL_VALIDATION_FAILED"));
 }
+
+#[tokio::test]
+async fn reloads_a_changed_supergraph_and_refuses_a_broken_one() {
+    let dev = dev();
+    let file = std::env::temp_dir().join(format!("mosaic-reload-{}.graphql", std::process::id()));
+    let original = include_str!("../../../schema/supergraph.graphql");
+    std::fs::write(&file, original).expect("writing the supergraph");
+    let port = free_ports();
+    let [accounts, products, inventory, reviews] = dev.subgraphs;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args(["gateway", "--supergraph"])
+        .arg(&file)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--subgraph-url",
+            &format!("accounts=http://127.0.0.1:{accounts}/graphql"),
+        ])
+        .args([
+            "--subgraph-url",
+            &format!("products=http://127.0.0.1:{products}/graphql"),
+        ])
+        .args([
+            "--subgraph-url",
+            &format!("inventory=http://127.0.0.1:{inventory}/graphql"),
+        ])
+        .args([
+            "--subgraph-url",
+            &format!("reviews=http://127.0.0.1:{reviews}/graphql"),
+        ])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting mosaic gateway");
+    let mut log = BufReader::new(child.stderr.take().expect("piped stderr"))
+        .lines()
+        .map_while(Result::ok);
+    let _process = Process(child);
+    let mut wait_for = move |text: &str| {
+        assert!(
+            log.any(|line| line.contains(text)),
+            "no log line with `{text}`"
+        )
+    };
+    wait_for("gateway serving");
+
+    let query = json!({ "query": "{ topProducts(first: 1) { name } }" });
+    let (_, body) = post(port, query.clone(), &[]).await;
+    assert_eq!(body["data"]["topProducts"][0]["name"], "Table");
+
+    std::fs::write(&file, "this is not a supergraph").expect("writing");
+    wait_for("refused the new supergraph");
+    let (_, body) = post(port, query.clone(), &[]).await;
+    assert_eq!(
+        body["data"]["topProducts"][0]["name"], "Table",
+        "the old supergraph still serves"
+    );
+
+    std::fs::write(&file, original.replace("topProducts(", "bestProducts(")).expect("writing");
+    wait_for("supergraph reloaded");
+    let (_, body) = post(port, query, &[]).await;
+    assert_eq!(
+        code(&body),
+        "GRAPHQL_VALIDATION_FAILED",
+        "the new supergraph serves"
+    );
+}
