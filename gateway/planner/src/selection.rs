@@ -223,11 +223,7 @@ fn directive_variables(directives: &ast::DirectiveList, found: &mut Vec<Name>) {
 
 fn value_variables(value: &ast::Value, found: &mut Vec<Name>) {
     match value {
-        ast::Value::Variable(name) => {
-            if !found.contains(name) {
-                found.push(name.clone());
-            }
-        }
+        ast::Value::Variable(name) if !found.contains(name) => found.push(name.clone()),
         ast::Value::List(items) => items.iter().for_each(|v| value_variables(v, found)),
         ast::Value::Object(fields) => fields.iter().for_each(|(_, v)| value_variables(v, found)),
         _ => {}

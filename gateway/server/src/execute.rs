@@ -149,10 +149,9 @@ impl Run<'_> {
             for (steps, index) in &targets {
                 if let (Some(entity), Some(object)) =
                     (entities.get(*index), find_mut(&mut data, steps))
+                    && entity.is_object()
                 {
-                    if entity.is_object() {
-                        merge(object, entity.clone());
-                    }
+                    merge(object, entity.clone());
                 }
             }
         }
@@ -340,10 +339,8 @@ fn represent(object: &Value, selections: &Selections) -> Option<Value> {
                 let applies = type_condition.as_ref().is_none_or(|t| {
                     object.get("__typename").and_then(Value::as_str) == Some(t.as_str())
                 });
-                if applies {
-                    if let Value::Object(inner) = represent(object, selections)? {
-                        out.extend(inner);
-                    }
+                if applies && let Value::Object(inner) = represent(object, selections)? {
+                    out.extend(inner);
                 }
             }
         }
