@@ -14,13 +14,15 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::pipeline::{Gateway, GraphQLRequest, RequestError};
+use crate::pipeline::{Gateway, GraphQLRequest, RequestContext, RequestError};
 
 /// Largest request body accepted.
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Request headers passed on to subgraphs (identity travels in `authorization`).
 const FORWARDED_HEADERS: &[header::HeaderName] = &[header::AUTHORIZATION];
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+/// Asks for the query plan in `extensions.queryPlan` (honoured when plans are exposed).
+const QUERY_PLAN_HEADER: &str = "x-mosaic-query-plan";
 
 /// The gateway now serving; replaced whole on supergraph reload.
 pub type Current = Arc<RwLock<Arc<Gateway>>>;
@@ -93,8 +95,14 @@ async fn serve(
     json_response: bool,
 ) -> Response {
     let gateway = current.read().expect("no panics while swapping").clone();
-    let forwarded = forwarded_headers(headers);
-    match gateway.run(request, &forwarded, is_get).await {
+    let context = RequestContext {
+        forwarded: forwarded_headers(headers),
+        is_get,
+        wants_plan: headers
+            .get(QUERY_PLAN_HEADER)
+            .is_some_and(|v| v.as_bytes() == b"true"),
+    };
+    match gateway.run(request, &context).await {
         Ok(body) => respond(StatusCode::OK, &body, json_response),
         Err(err) => {
             let status = match (&err, json_response) {

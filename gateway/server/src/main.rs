@@ -69,6 +69,9 @@ struct GatewayArgs {
     /// Timeout of each subgraph request, in seconds.
     #[arg(long, default_value_t = 30)]
     subgraph_timeout: u64,
+    /// Return the query plan in `extensions.queryPlan` to requests with `x-mosaic-query-plan: true`.
+    #[arg(long)]
+    expose_query_plans: bool,
 }
 
 #[derive(clap::Args)]
@@ -117,6 +120,7 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         listen: args.listen,
         subgraph_urls: args.subgraph_urls,
         subgraph_timeout: Duration::from_secs(args.subgraph_timeout),
+        expose_plans: args.expose_query_plans,
     })
     .await?;
     running.task.await??;
@@ -135,6 +139,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<()> {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         subgraph_urls: Vec::new(),
         subgraph_timeout: Duration::from_secs(30),
+        expose_plans: false,
     };
     let gateway = serve::build(&sdl, &options, reqwest::Client::new())?;
     let prepared = gateway
@@ -160,6 +165,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
             .map(|s| (s.name.to_owned(), format!("http://{}/graphql", s.addr)))
             .collect(),
         subgraph_timeout: Duration::from_secs(30),
+        expose_plans: true,
     })
     .await?;
     println!("Mosaic dev is up:");

@@ -88,19 +88,31 @@ pub struct Prepared {
     pub plan: QueryPlan,
 }
 
+/// Per-request facts from the transport.
+pub struct RequestContext {
+    /// Headers passed on to subgraphs.
+    pub forwarded: reqwest::header::HeaderMap,
+    pub is_get: bool,
+    /// The client asked for the plan (`x-mosaic-query-plan: true`).
+    pub wants_plan: bool,
+}
+
 /// Everything that serves one supergraph; swapped whole when the supergraph changes.
 pub struct Gateway {
     pub supergraph: Arc<Supergraph>,
     pub subgraphs: Subgraphs,
+    /// Whether plans may be returned in `extensions.queryPlan` (a development aid).
+    pub expose_plans: bool,
     cache: Mutex<LruCache<u64, Arc<Prepared>>>,
 }
 
 impl Gateway {
-    pub fn new(supergraph: Arc<Supergraph>, subgraphs: Subgraphs) -> Self {
+    pub fn new(supergraph: Arc<Supergraph>, subgraphs: Subgraphs, expose_plans: bool) -> Self {
         let size = NonZeroUsize::new(PLAN_CACHE_SIZE).expect("a non-zero constant");
         Self {
             supergraph,
             subgraphs,
+            expose_plans,
             cache: Mutex::new(LruCache::new(size)),
         }
     }
@@ -155,8 +167,7 @@ impl Gateway {
     pub async fn run(
         &self,
         request: GraphQLRequest,
-        headers: &reqwest::header::HeaderMap,
-        is_get: bool,
+        context: &RequestContext,
     ) -> Result<Value, RequestError> {
         let query = request.query.as_deref().ok_or(RequestError::MissingQuery)?;
         let prepared = self.prepare(query, request.operation_name.as_deref())?;
@@ -165,7 +176,7 @@ impl Gateway {
             .operations
             .get(prepared.operation_name.as_deref())
             .expect("the prepared operation is in its document");
-        if is_get && operation.operation_type != OperationType::Query {
+        if context.is_get && operation.operation_type != OperationType::Query {
             return Err(RequestError::MutationOverGet);
         }
         let variables = request.variables.unwrap_or_default();
@@ -177,8 +188,13 @@ impl Gateway {
         )
         .map_err(|e| RequestError::Variables(e.message().to_string()))?;
         let introspection = self.introspect(&prepared, operation, &coerced)?;
-        let (merged, mut errors) =
-            execute(&self.subgraphs, &prepared.plan, &variables, headers).await;
+        let (merged, mut errors) = execute(
+            &self.subgraphs,
+            &prepared.plan,
+            &variables,
+            &context.forwarded,
+        )
+        .await;
         let coerced: Map<String, Value> = serde_json::to_value(coerced.into_inner())
             .ok()
             .and_then(|v| v.as_object().cloned())
@@ -196,6 +212,12 @@ impl Gateway {
         let mut body = json!({ "data": data });
         if !errors.is_empty() {
             body["errors"] = Value::Array(errors);
+        }
+        if context.wants_plan && self.expose_plans {
+            body["extensions"] = json!({ "queryPlan": {
+                "text": prepared.plan.to_string(),
+                "node": serde_json::to_value(&prepared.plan.node).unwrap_or_default(),
+            } });
         }
         Ok(body)
     }

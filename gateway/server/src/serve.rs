@@ -34,6 +34,8 @@ pub struct GatewayOptions {
     pub subgraph_urls: Vec<(String, String)>,
     /// Per subgraph request.
     pub subgraph_timeout: Duration,
+    /// Return plans to clients that send `x-mosaic-query-plan: true` (development only).
+    pub expose_plans: bool,
 }
 
 pub struct Running {
@@ -62,6 +64,7 @@ pub fn build(
             urls,
             timeout: options.subgraph_timeout,
         },
+        options.expose_plans,
     ))
 }
 

@@ -549,3 +549,24 @@ async fn reloads_a_changed_supergraph_and_refuses_a_broken_one() {
         "the new supergraph serves"
     );
 }
+
+#[tokio::test]
+async fn dev_returns_the_plan_on_request() {
+    let query = json!({ "query": "{ topProducts(first: 1) { name inStock } }" });
+    let (_, body) = post(
+        dev().gateway,
+        query.clone(),
+        &[("x-mosaic-query-plan", "true")],
+    )
+    .await;
+    let plan = &body["extensions"]["queryPlan"];
+    assert!(
+        plan["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Flatten(path: \"topProducts.@\")")),
+        "{body}"
+    );
+    assert_eq!(plan["node"]["kind"], "Sequence");
+    let (_, body) = post(dev().gateway, query, &[]).await;
+    assert!(body.get("extensions").is_none(), "only when asked");
+}
