@@ -1,11 +1,5 @@
 //! `mosaic`: the one binary of the Mosaic federation platform.
 
-mod execute;
-mod http;
-mod pipeline;
-mod response;
-mod serve;
-
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +10,7 @@ use clap::{Parser, Subcommand};
 use subgraph_kit::Subgraph;
 use subgraph_kit::cli::{Options, start};
 
-use crate::serve::{GatewayOptions, SupergraphSource};
+use mosaic::serve::{self, GatewayOptions, SupergraphSource};
 
 /// The demo graph's supergraph, built in so `mosaic dev` runs from any folder.
 const DEMO_SUPERGRAPH: &str = include_str!("../../../schema/supergraph.graphql");

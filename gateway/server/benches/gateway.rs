@@ -1,0 +1,72 @@
+//! Hot-path benchmarks on the canonical benchmark query: planning cold and cached, and shaping a
+//! large merged response. Run with `cargo bench -p mosaic`.
+
+use std::hint::black_box;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mosaic::pipeline::Gateway;
+use mosaic::response::Projection;
+use mosaic::serve::{self, GatewayOptions, SupergraphSource};
+use serde_json::{Map, Value};
+
+const SUPERGRAPH: &str = include_str!("../../../schema/supergraph.graphql");
+const QUERY: &str = include_str!("../../planner/tests/operations/canonical.graphql");
+const DATA: &str = include_str!("canonical-data.json");
+
+fn gateway() -> Gateway {
+    let options = GatewayOptions {
+        supergraph: SupergraphSource::Text(SUPERGRAPH),
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        subgraph_urls: Vec::new(),
+        subgraph_timeout: Duration::from_secs(30),
+        expose_plans: false,
+    };
+    serve::build(SUPERGRAPH, &options, reqwest::Client::new()).expect("the demo supergraph loads")
+}
+
+fn planning(c: &mut Criterion) {
+    let gateway = gateway();
+    let mut n = 0u64;
+    c.bench_function("prepare canonical (parse, validate, plan; cold)", |b| {
+        b.iter(|| {
+            n += 1;
+            // A new comment makes a new cache key: every iteration plans from scratch.
+            let query = format!("{QUERY}\n# {n}");
+            black_box(gateway.prepare(&query, None).expect("it plans"));
+        })
+    });
+    gateway.prepare(QUERY, None).expect("it plans");
+    c.bench_function("prepare canonical (cached)", |b| {
+        b.iter(|| black_box(gateway.prepare(black_box(QUERY), None).expect("cached")))
+    });
+}
+
+fn shaping(c: &mut Criterion) {
+    let gateway = gateway();
+    let prepared = gateway.prepare(QUERY, None).expect("it plans");
+    let operation = prepared
+        .document
+        .operations
+        .get(None)
+        .expect("one operation");
+    let merged: Value = serde_json::from_str(DATA).expect("fixture JSON");
+    let variables = Map::new();
+    c.bench_function("shape canonical response (~300 KB)", |b| {
+        b.iter(|| {
+            let mut projection = Projection {
+                schema: &gateway.supergraph.api_schema,
+                document: &prepared.document,
+                variables: &variables,
+                introspection: None,
+                known_errors: &[],
+                new_errors: Vec::new(),
+            };
+            black_box(projection.data(operation, &merged))
+        })
+    });
+}
+
+criterion_group!(benches, planning, shaping);
+criterion_main!(benches);

@@ -1,0 +1,11 @@
+//! The Mosaic gateway: serves one GraphQL API over a Federation v2 supergraph.
+//!
+//! One module per step of a request: [`http`] (transport) → [`pipeline`] (parse, validate, plan
+//! with a cache) → [`execute`] (subgraph fetches) → [`response`] (shaping). [`serve`] starts it
+//! and swaps in a new supergraph when its file changes.
+
+pub mod execute;
+pub mod http;
+pub mod pipeline;
+pub mod response;
+pub mod serve;
