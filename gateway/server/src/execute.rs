@@ -91,13 +91,13 @@ impl Run<'_> {
 
     async fn root_fetch(&self, fetch: &FetchNode) {
         let variables = self.used_variables(fetch);
-        let Some(response) = self.send(fetch, variables, &[]).await else {
+        let Some(mut response) = self.send(fetch, variables, &[]).await else {
             return;
         };
-        if let Some(data) = response.get("data").filter(|d| d.is_object()) {
+        if let Some(data) = response.get_mut("data").filter(|d| d.is_object()) {
             merge(
                 &mut self.data.lock().expect("no panics while merging"),
-                data.clone(),
+                data.take(),
             );
         }
         self.add_errors(fetch, &response, |path| path.to_vec());
@@ -138,20 +138,27 @@ impl Run<'_> {
         let mut variables = self.used_variables(fetch);
         variables.insert("representations".into(), Value::Array(representations));
         let first_path: Vec<Step> = targets.first().map(|t| t.0.clone()).unwrap_or_default();
-        let Some(response) = self.send(fetch, variables, &first_path).await else {
+        let Some(mut response) = self.send(fetch, variables, &first_path).await else {
             return;
         };
-        if let Some(entities) = response
-            .pointer("/data/_entities")
-            .and_then(Value::as_array)
+        if let Some(Value::Array(entities)) =
+            response.pointer_mut("/data/_entities").map(Value::take)
         {
+            // Objects sharing a representation get copies; the last one takes the original.
+            let mut uses = vec![0usize; entities.len()];
+            targets.iter().for_each(|(_, i)| uses[*i] += 1);
+            let mut entities: Vec<Option<Value>> = entities.into_iter().map(Some).collect();
             let mut data = self.data.lock().expect("no panics while merging");
             for (steps, index) in &targets {
-                if let (Some(entity), Some(object)) =
-                    (entities.get(*index), find_mut(&mut data, steps))
-                    && entity.is_object()
+                uses[*index] -= 1;
+                let entity = match uses[*index] {
+                    0 => entities[*index].take(),
+                    _ => entities[*index].clone(),
+                };
+                if let (Some(entity @ Value::Object(_)), Some(object)) =
+                    (entity, find_mut(&mut data, steps))
                 {
-                    merge(object, entity.clone());
+                    merge(object, entity);
                 }
             }
         }

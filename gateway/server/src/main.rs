@@ -12,6 +12,11 @@ use subgraph_kit::cli::{Options, start};
 
 use mosaic::serve::{self, GatewayOptions, SupergraphSource};
 
+/// The gateway allocates many small JSON nodes per request; mimalloc handles that pattern far
+/// better than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The demo graph's supergraph, built in so `mosaic dev` runs from any folder.
 const DEMO_SUPERGRAPH: &str = include_str!("../../../schema/supergraph.graphql");
 
