@@ -7,9 +7,11 @@
 //! validates them, [`emit`] prints the supergraph.
 
 mod emit;
+mod fingerprint;
 mod merge;
 mod subgraph;
 
+pub use fingerprint::fingerprint;
 pub use subgraph::SubgraphInput;
 
 /// A problem that stops composition, with the code the federation ecosystem uses for it.

@@ -7,5 +7,6 @@
 pub mod execute;
 pub mod http;
 pub mod pipeline;
+pub mod registry;
 pub mod response;
 pub mod serve;

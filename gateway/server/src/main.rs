@@ -36,6 +36,18 @@ enum Command {
     Gateway(GatewayArgs),
     /// Print the query plan of an operation.
     Plan(PlanArgs),
+    /// Compose the subgraphs of a Rover-style supergraph.yaml into a supergraph SDL.
+    Compose(ComposeArgs),
+}
+
+#[derive(clap::Args)]
+struct ComposeArgs {
+    /// supergraph.yaml: per subgraph a `routing_url` and `schema.file` or `schema.subgraph_url`.
+    #[arg(long, default_value = "schema/supergraph.yaml")]
+    config: PathBuf,
+    /// Write the supergraph here instead of to standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -103,6 +115,7 @@ fn main() -> ExitCode {
         Command::Dev(args) => runtime.block_on(dev(args)),
         Command::Gateway(args) => runtime.block_on(gateway(args)),
         Command::Plan(args) => plan(args),
+        Command::Compose(args) => runtime.block_on(compose(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -146,6 +159,26 @@ fn plan(args: PlanArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}: {}", serde_json::Value::Array(e.errors())))?;
     println!("{}", prepared.plan);
     Ok(())
+}
+
+async fn compose(args: ComposeArgs) -> anyhow::Result<()> {
+    let inputs = mosaic::registry::load(&args.config).await?;
+    match mosaic_composition::compose(&inputs) {
+        Ok(supergraph) => match &args.output {
+            Some(path) => std::fs::write(path, supergraph)
+                .with_context(|| format!("writing {}", path.display())),
+            None => {
+                print!("{supergraph}");
+                Ok(())
+            }
+        },
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("{error}");
+            }
+            anyhow::bail!("composition failed with {} error(s)", errors.len())
+        }
+    }
 }
 
 /// Starts every subgraph and the gateway, prints where each listens, and serves until Ctrl-C.
