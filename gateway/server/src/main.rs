@@ -38,6 +38,35 @@ enum Command {
     Plan(PlanArgs),
     /// Compose the subgraphs of a Rover-style supergraph.yaml into a supergraph SDL.
     Compose(ComposeArgs),
+    /// Check a proposed subgraph schema before it deploys: does the graph still compose, what
+    /// changes for clients (breaking / dangerous / safe), do known operations still validate.
+    /// Exits 1 on composition errors, breaking changes or broken operations.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The registry: supergraph.yaml with every subgraph as deployed now.
+    #[arg(long, default_value = "schema/supergraph.yaml")]
+    config: PathBuf,
+    /// The subgraph that changes.
+    #[arg(long)]
+    subgraph: String,
+    /// Its proposed SDL.
+    #[arg(long)]
+    schema: PathBuf,
+    /// Known client operations: a `.graphql` file or a folder of them.
+    #[arg(long)]
+    operations: Option<PathBuf>,
+    /// `human` or `json`.
+    #[arg(long, default_value = "human")]
+    format: OutputFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    Human,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -116,6 +145,7 @@ fn main() -> ExitCode {
         Command::Gateway(args) => runtime.block_on(gateway(args)),
         Command::Plan(args) => plan(args),
         Command::Compose(args) => runtime.block_on(compose(args)),
+        Command::Check(args) => runtime.block_on(check(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -178,6 +208,60 @@ async fn compose(args: ComposeArgs) -> anyhow::Result<()> {
             }
             anyhow::bail!("composition failed with {} error(s)", errors.len())
         }
+    }
+}
+
+async fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let proposed = std::fs::read_to_string(&args.schema)
+        .with_context(|| format!("reading {}", args.schema.display()))?;
+    let operations = match &args.operations {
+        Some(path) => mosaic::registry::read_operations(path)?,
+        None => Vec::new(),
+    };
+    let report =
+        mosaic::registry::check(&args.config, &args.subgraph, proposed, &operations).await?;
+    match args.format {
+        OutputFormat::Json => {
+            let mut json = serde_json::to_value(&report)?;
+            json["passed"] = report.passed().into();
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        OutputFormat::Human => print_report(&report, operations.len()),
+    }
+    if report.passed() {
+        Ok(())
+    } else {
+        anyhow::bail!("check failed for subgraph `{}`", report.subgraph)
+    }
+}
+
+fn print_report(report: &mosaic::registry::CheckReport, operations: usize) {
+    if !report.composition_errors.is_empty() {
+        println!("✗ the graph no longer composes:");
+        report
+            .composition_errors
+            .iter()
+            .for_each(|e| println!("  {e}"));
+        return;
+    }
+    println!("✓ the graph composes");
+    if report.changes.is_empty() {
+        println!("✓ no change to the API schema");
+    }
+    for change in &report.changes {
+        let mark = match change.severity {
+            mosaic_registry::Severity::Breaking => "✗ BREAKING ",
+            mosaic_registry::Severity::Dangerous => "! dangerous",
+            mosaic_registry::Severity::Safe => "✓ safe     ",
+        };
+        println!("{mark} {} ({})", change.message, change.code);
+    }
+    for broken in &report.broken_operations {
+        println!("✗ operation {} no longer validates:", broken.source);
+        broken.errors.iter().for_each(|e| println!("    {e}"));
+    }
+    if operations > 0 && report.broken_operations.is_empty() {
+        println!("✓ all {operations} known operation(s) still validate");
     }
 }
 

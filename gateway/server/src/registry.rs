@@ -85,3 +85,98 @@ async fn introspect(client: &reqwest::Client, url: &str) -> anyhow::Result<Strin
         .map(str::to_owned)
         .context("the response has no `data._service.sdl`")
 }
+
+/// What `mosaic check` found about a proposed subgraph schema.
+#[derive(Debug, serde::Serialize)]
+pub struct CheckReport {
+    pub subgraph: String,
+    /// Composition errors with the proposed schema (then nothing else is checked).
+    pub composition_errors: Vec<String>,
+    /// API schema changes, most severe first.
+    pub changes: Vec<mosaic_registry::Change>,
+    pub broken_operations: Vec<mosaic_registry::BrokenOperation>,
+}
+
+impl CheckReport {
+    /// Safe to deploy: it composes, breaks no client and no known operation.
+    pub fn passed(&self) -> bool {
+        self.composition_errors.is_empty()
+            && self.broken_operations.is_empty()
+            && !self
+                .changes
+                .iter()
+                .any(|c| c.severity == mosaic_registry::Severity::Breaking)
+    }
+}
+
+/// Checks `proposed_sdl` as the new schema of `subgraph` in the registry `config`.
+pub async fn check(
+    config: &Path,
+    subgraph: &str,
+    proposed_sdl: String,
+    operations: &[(String, String)],
+) -> anyhow::Result<CheckReport> {
+    let current = load(config).await?;
+    let mut proposed = current.clone();
+    let slot = proposed
+        .iter_mut()
+        .find(|s| s.name == subgraph)
+        .with_context(|| format!("`{subgraph}` is not a subgraph of {}", config.display()))?;
+    slot.sdl = proposed_sdl;
+    let mut report = CheckReport {
+        subgraph: subgraph.to_owned(),
+        composition_errors: Vec::new(),
+        changes: Vec::new(),
+        broken_operations: Vec::new(),
+    };
+    let new_sdl = match mosaic_composition::compose(&proposed) {
+        Ok(sdl) => sdl,
+        Err(errors) => {
+            report.composition_errors = errors.iter().map(|e| e.to_string()).collect();
+            return Ok(report);
+        }
+    };
+    let old_sdl = mosaic_composition::compose(&current).map_err(|errors| {
+        anyhow::anyhow!(
+            "the registry itself does not compose: {}",
+            errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    let old = mosaic_supergraph::Supergraph::parse(&old_sdl)?;
+    let new = mosaic_supergraph::Supergraph::parse(&new_sdl)?;
+    report.changes = mosaic_registry::diff(&old.api_schema, &new.api_schema);
+    report.broken_operations = mosaic_registry::check_operations(&new.api_schema, operations);
+    Ok(report)
+}
+
+/// Every `.graphql` file in `path` (a file, or a folder searched recursively), with its text.
+pub fn read_operations(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    if path.is_file() {
+        found.push((path.display().to_string(), std::fs::read_to_string(path)?));
+        return Ok(found);
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            found.extend(read_operations(&entry)?);
+        } else if entry
+            .extension()
+            .is_some_and(|x| x == "graphql" || x == "gql")
+        {
+            found.push((
+                entry.display().to_string(),
+                std::fs::read_to_string(&entry)?,
+            ));
+        }
+    }
+    Ok(found)
+}

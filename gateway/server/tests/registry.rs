@@ -72,3 +72,113 @@ fn reports_composition_errors_with_codes_and_fails() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing.yaml"));
 }
+
+/// `mosaic check` of `products` with its checked-in SDL edited by `edit`.
+fn check_products(edit: impl Fn(&str) -> String, format: &str) -> std::process::Output {
+    let current =
+        std::fs::read_to_string(format!("{SCHEMA_DIR}/products.graphql")).expect("readable");
+    let proposed = std::env::temp_dir().join(format!(
+        "mosaic-check-{}-{}.graphql",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::write(&proposed, edit(&current)).expect("writing");
+    mosaic(&[
+        "check",
+        "--config",
+        &format!("{SCHEMA_DIR}/supergraph.yaml"),
+        "--subgraph",
+        "products",
+        "--schema",
+        &proposed.display().to_string(),
+        "--operations",
+        &format!("{SCHEMA_DIR}/operations"),
+        "--format",
+        format,
+    ])
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+#[test]
+fn check_passes_safe_and_dangerous_changes() {
+    let output = check_products(
+        |sdl| sdl.replace("type Query {", "type Query {\n\tnewest: Product"),
+        "human",
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Field `Query.newest` was added (FIELD_ADDED)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("all 3 known operation(s) still validate"),
+        "{stdout}"
+    );
+
+    let output = check_products(
+        |sdl| {
+            sdl.replace(
+                "topProducts(first: Int = 5)",
+                "topProducts(first: Int = 10)",
+            )
+        },
+        "json",
+    );
+    assert!(output.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["changes"][0]["severity"], "DANGEROUS");
+    assert_eq!(report["changes"][0]["code"], "DEFAULT_VALUE_CHANGED");
+    assert_eq!(
+        report["changes"][0]["coordinate"],
+        "Query.topProducts(first:)"
+    );
+}
+
+#[test]
+fn check_fails_breaking_changes_and_broken_operations() {
+    let output = check_products(
+        |sdl| sdl.replace("\tproduct(upc: String!): Product\n", ""),
+        "json",
+    );
+    assert!(!output.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["changes"][0]["severity"], "BREAKING");
+    assert_eq!(report["changes"][0]["code"], "FIELD_REMOVED");
+    assert_eq!(report["changes"][0]["coordinate"], "Query.product");
+    let broken = report["broken_operations"].as_array().expect("a list");
+    assert_eq!(broken.len(), 1);
+    assert!(
+        broken[0]["source"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("product-page.graphql"))
+    );
+}
+
+#[test]
+fn check_fails_when_the_graph_no_longer_composes() {
+    // inventory @requires the weight that products would stop resolving.
+    let output = check_products(
+        |sdl| {
+            sdl.replace(
+                "\t\"\"\"\n\tWeight in grams.\n\t\"\"\"\n\tweight: Int\n",
+                "",
+            )
+        },
+        "human",
+    );
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("the graph no longer composes")
+            && stdout.contains("EXTERNAL_MISSING_ON_BASE"),
+        "{stdout}"
+    );
+}
