@@ -943,71 +943,81 @@ impl Merger<'_> {
     }
 
     /// A field is unsatisfiable when a subgraph reaches its type but neither resolves the field
-    /// nor can jump, by a key it can supply, to a subgraph that does.
+    /// nor can jump, by keys it can supply (one or several jumps), to a subgraph that does.
     fn check_satisfiability(&mut self, names: &BTreeMap<String, Vec<Occurrence>>) {
-        let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+        let index_of: HashMap<&str, usize> = self
+            .subgraphs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
+        let mut closures: HashMap<(&str, usize), Vec<usize>> = HashMap::new();
+        let mut seen: std::collections::HashSet<(usize, &str)> = std::collections::HashSet::new();
         // Root fields start wherever they resolve; from there, every reachable type is checked.
-        let mut queue: Vec<(String, String)> = Vec::new();
+        let mut queue: Vec<(usize, &str)> = Vec::new();
         for root in ["Query", "Mutation", "Subscription"] {
             for occurrence in names.get(root).into_iter().flatten() {
+                let at = index_of[occurrence.subgraph.name.as_str()];
                 for field in fields_of(occurrence.ty).values() {
                     let target = occurrence
                         .subgraph
-                        .supergraph_type(field.ty.inner_named_type())
-                        .to_owned();
-                    queue.push((occurrence.subgraph.name.clone(), target));
+                        .supergraph_type(field.ty.inner_named_type());
+                    if let Some((name, _)) = names.get_key_value(target) {
+                        queue.push((at, name.as_str()));
+                    }
                 }
             }
         }
         let mut reported: BTreeSet<String> = BTreeSet::new();
-        while let Some((subgraph_name, type_name)) = queue.pop() {
-            if !seen.insert((subgraph_name.clone(), type_name.clone())) {
+        while let Some((at, type_name)) = queue.pop() {
+            if !seen.insert((at, type_name)) {
                 continue;
             }
-            let Some(occurrences) = names.get(&type_name) else {
-                continue;
-            };
+            let occurrences = &names[type_name];
             let Some(here) = occurrences
                 .iter()
-                .find(|o| o.subgraph.name == subgraph_name)
+                .position(|o| index_of[o.subgraph.name.as_str()] == at)
             else {
                 continue;
             };
-            if !matches!(here.ty, ExtendedType::Object(_)) {
+            if !matches!(occurrences[here].ty, ExtendedType::Object(_)) {
                 continue;
             }
-            let mut all_fields: Vec<Name> = Vec::new();
+            let closure = closures
+                .entry((type_name, here))
+                .or_insert_with(|| jump_closure(here, occurrences))
+                .clone();
+            let mut all_fields: Vec<&Name> = Vec::new();
             for occurrence in occurrences {
                 for field in fields_of(occurrence.ty).keys() {
-                    push_unique(&mut all_fields, field.clone());
+                    push_unique(&mut all_fields, field);
                 }
             }
             for field in all_fields {
-                let resolves = |o: &Occurrence| {
+                let resolver = closure.iter().copied().find(|&i| {
+                    let o = &occurrences[i];
                     fields_of(o.ty)
-                        .get(&field)
+                        .get(field)
                         .is_some_and(|f| !f.directives.has(o.subgraph.fed("external")))
-                };
-                if resolves(here) {
-                    let def = &fields_of(here.ty)[&field];
-                    let target = def.ty.inner_named_type().to_string();
-                    queue.push((
-                        subgraph_name.clone(),
-                        here.subgraph.supergraph_type(&target).to_owned(),
-                    ));
-                    continue;
-                }
-                let reachable = jump_closure(here, occurrences)
-                    .into_iter()
-                    .find(|o| resolves(o));
-                match reachable {
-                    Some(other) => {
-                        queue.push((other.subgraph.name.clone(), type_name.clone()));
+                });
+                match resolver {
+                    Some(i) => {
+                        let o = &occurrences[i];
+                        let target = o
+                            .subgraph
+                            .supergraph_type(fields_of(o.ty)[field].ty.inner_named_type());
+                        if let Some((name, _)) = names.get_key_value(target) {
+                            let next = (index_of[o.subgraph.name.as_str()], name.as_str());
+                            if !seen.contains(&next) {
+                                queue.push(next);
+                            }
+                        }
                     }
                     None => {
                         let coordinate = format!("{type_name}.{field}");
                         if reported.insert(coordinate.clone()) {
-                            self.error("SATISFIABILITY_ERROR", None, format!("Field \"{coordinate}\" cannot be satisfied from subgraph \"{subgraph_name}\": it cannot find field \"{coordinate}\" there nor move to a subgraph that resolves it using a key this subgraph can provide."));
+                            let from = &occurrences[here].subgraph.name;
+                            self.error("SATISFIABILITY_ERROR", None, format!("Field \"{coordinate}\" cannot be satisfied from subgraph \"{from}\": it cannot find field \"{coordinate}\" there nor move to a subgraph that resolves it using a key this subgraph can provide."));
                         }
                     }
                 }
@@ -1189,53 +1199,58 @@ fn push_unique<T: PartialEq>(items: &mut Vec<T>, item: T) {
     }
 }
 
-/// The subgraphs an entity at `from` can reach through key jumps, one or several in a row.
-fn jump_closure<'o, 'a>(
-    from: &'o Occurrence<'a>,
-    occurrences: &'o [Occurrence<'a>],
-) -> Vec<&'o Occurrence<'a>> {
-    let mut reached: Vec<&Occurrence> = vec![from];
-    let mut i = 0;
-    while i < reached.len() {
-        let current = reached[i];
-        for next in occurrences {
-            if reached
-                .iter()
-                .any(|r| r.subgraph.name == next.subgraph.name)
-            {
-                continue;
-            }
-            let jumpable = next
-                .ty
-                .directives()
-                .get_all(next.subgraph.fed("key"))
-                .any(|key| {
-                    key.specified_argument_by_name("resolvable")
+/// Indices of the occurrences an entity at `from` can reach through key jumps, one or several in
+/// a row (`from` first).
+fn jump_closure(from: usize, occurrences: &[Occurrence]) -> Vec<usize> {
+    // Per occurrence, the top-level fields of each resolvable key.
+    let keys: Vec<Vec<Vec<Name>>> = occurrences
+        .iter()
+        .map(|o| {
+            o.ty.directives()
+                .get_all(o.subgraph.fed("key"))
+                .filter(|k| {
+                    k.specified_argument_by_name("resolvable")
                         .and_then(|v| v.to_bool())
                         != Some(false)
-                        && key
-                            .specified_argument_by_name("fields")
-                            .and_then(|v| v.as_str())
-                            .is_some_and(|fields| {
-                                FieldSet::parse(
-                                    &next.subgraph.schema,
-                                    next.ty.name().clone(),
-                                    fields,
-                                    "key.graphql",
-                                )
-                                .is_ok_and(|set| {
-                                    set.selection_set.selections.iter().all(|s| match s {
-                                        Selection::Field(f) => {
-                                            fields_of(current.ty).get(&f.name).is_some_and(|d| {
-                                                !d.directives.has(current.subgraph.fed("external"))
-                                            })
-                                        }
-                                        _ => false,
-                                    })
-                                })
+                })
+                .filter_map(|k| {
+                    let fields = k.specified_argument_by_name("fields")?.as_str()?;
+                    let set = FieldSet::parse(
+                        &o.subgraph.schema,
+                        o.ty.name().clone(),
+                        fields,
+                        "key.graphql",
+                    )
+                    .ok()?;
+                    Some(
+                        set.selection_set
+                            .selections
+                            .iter()
+                            .filter_map(|s| match s {
+                                Selection::Field(f) => Some(f.name.clone()),
+                                _ => None,
                             })
-                });
-            if jumpable {
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let resolves = |o: &Occurrence, field: &Name| {
+        fields_of(o.ty)
+            .get(field)
+            .is_some_and(|d| !d.directives.has(o.subgraph.fed("external")))
+    };
+    let mut reached = vec![from];
+    let mut i = 0;
+    while i < reached.len() {
+        let current = &occurrences[reached[i]];
+        for (next, next_keys) in keys.iter().enumerate() {
+            if !reached.contains(&next)
+                && next_keys
+                    .iter()
+                    .any(|key| key.iter().all(|f| resolves(current, f)))
+            {
                 reached.push(next);
             }
         }

@@ -112,3 +112,57 @@ fn matches_the_reference_composition() {
         failures.join("\n")
     );
 }
+
+fn subgraph(name: &str, sdl: &str) -> SubgraphInput {
+    let link =
+        r#"extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])"#;
+    SubgraphInput {
+        name: name.into(),
+        url: format!("http://{name}.local/graphql"),
+        sdl: format!("{link}\n{sdl}"),
+    }
+}
+
+#[test]
+fn refuses_empty_and_duplicate_inputs() {
+    let errors = compose(&[]).expect_err("nothing to compose");
+    assert_eq!(errors[0].code, "NO_SUBGRAPHS");
+    let a = subgraph("a", "type Query { a: Int }");
+    let errors = compose(&[a.clone(), a]).expect_err("two subgraphs named a");
+    assert_eq!(errors[0].code, "INVALID_SUBGRAPH_NAME");
+}
+
+#[test]
+fn reports_every_problem_of_every_subgraph_at_once() {
+    let errors = compose(&[
+        subgraph("a", "type Query { a: Int"),
+        subgraph("b", "type Query { b: Nope }"),
+    ])
+    .expect_err("both are broken");
+    let named: Vec<(&str, Option<&str>)> = errors
+        .iter()
+        .map(|e| (e.code, e.subgraph.as_deref()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("INVALID_GRAPHQL", Some("a")),
+            ("INVALID_GRAPHQL", Some("b"))
+        ]
+    );
+    assert!(errors[1].message.contains("Nope"), "{}", errors[1].message);
+}
+
+#[test]
+fn self_referencing_keys_compose_without_looping() {
+    let a = subgraph(
+        "a",
+        "type Query { node: Node }\ntype Node @key(fields: \"id parent { id }\") { id: ID! parent: Node }",
+    );
+    let b = subgraph(
+        "b",
+        "type Node @key(fields: \"id parent { id }\") { id: ID! parent: Node extra: Int }",
+    );
+    let supergraph = compose(&[a, b]).expect("it composes");
+    assert!(supergraph.contains("key: \"id parent { id }\""));
+}

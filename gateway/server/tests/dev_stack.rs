@@ -570,3 +570,45 @@ async fn dev_returns_the_plan_on_request() {
     let (_, body) = post(dev().gateway, query, &[]).await;
     assert!(body.get("extensions").is_none(), "only when asked");
 }
+
+#[test]
+fn composes_from_live_subgraphs() {
+    let dev = dev();
+    let names = ["accounts", "products", "inventory", "reviews"];
+    let mut yaml = String::from("subgraphs:\n");
+    for (name, port) in names.iter().zip(dev.subgraphs) {
+        yaml.push_str(&format!(
+            "  {name}:\n    schema:\n      subgraph_url: http://127.0.0.1:{port}/graphql\n"
+        ));
+    }
+    let config = std::env::temp_dir().join(format!("mosaic-live-{}.yaml", std::process::id()));
+    std::fs::write(&config, yaml).expect("writing the config");
+    let output = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args(["compose", "--config"])
+        .arg(&config)
+        .output()
+        .expect("running mosaic compose");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let live = String::from_utf8(output.stdout).expect("UTF-8");
+    assert!(live.contains(&format!(
+        "url: \"http://127.0.0.1:{}/graphql\"",
+        dev.subgraphs[0]
+    )));
+    // Same graph as the checked-in files describe, routing URLs aside.
+    let checked_in = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schema/supergraph.graphql"
+    ))
+    .expect("readable");
+    let without_urls = |sdl: &str| -> std::collections::BTreeSet<String> {
+        mosaic_composition::fingerprint(sdl)
+            .into_iter()
+            .filter(|l| !l.contains("@join__graph("))
+            .collect()
+    };
+    assert_eq!(without_urls(&live), without_urls(&checked_in));
+}
