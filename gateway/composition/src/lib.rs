@@ -20,15 +20,21 @@ pub struct Diagnostic {
     pub code: &'static str,
     /// The subgraph it is about, when there is one.
     pub subgraph: Option<String>,
+    /// `file:line:column` in that subgraph's SDL, when one place is to blame.
+    pub location: Option<String>,
     pub message: String,
 }
 
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.subgraph {
-            Some(subgraph) => write!(f, "{}: [{subgraph}] {}", self.code, self.message),
-            None => write!(f, "{}: {}", self.code, self.message),
+        write!(f, "{}: ", self.code)?;
+        if let Some(subgraph) = &self.subgraph {
+            write!(f, "[{subgraph}] ")?;
         }
+        if let Some(location) = &self.location {
+            write!(f, "({location}) ")?;
+        }
+        write!(f, "{}", self.message)
     }
 }
 
@@ -36,6 +42,7 @@ impl std::fmt::Display for Diagnostic {
 pub fn compose(subgraphs: &[SubgraphInput]) -> Result<String, Vec<Diagnostic>> {
     if subgraphs.is_empty() {
         return Err(vec![Diagnostic {
+            location: None,
             code: "NO_SUBGRAPHS",
             subgraph: None,
             message: "there are no subgraphs to compose".into(),
@@ -47,6 +54,7 @@ pub fn compose(subgraphs: &[SubgraphInput]) -> Result<String, Vec<Diagnostic>> {
     for pair in inputs.windows(2) {
         if pair[0].name == pair[1].name {
             errors.push(Diagnostic {
+                location: None,
                 code: "INVALID_SUBGRAPH_NAME",
                 subgraph: Some(pair[0].name.clone()),
                 message: "two subgraphs have this name".into(),

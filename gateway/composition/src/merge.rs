@@ -114,6 +114,7 @@ pub(crate) fn merge(subgraphs: &[Subgraph]) -> Result<Merged, Vec<Diagnostic>> {
     match has_queries {
         true => {}
         false => merger.errors.push(Diagnostic {
+            location: None,
             code: "NO_QUERIES",
             subgraph: None,
             message: "No queries found in any subgraph: a supergraph must have a query root type."
@@ -146,6 +147,30 @@ impl Merger<'_> {
         self.errors.push(Diagnostic {
             code,
             subgraph: subgraph.map(str::to_owned),
+            location: None,
+            message,
+        });
+    }
+
+    /// An error about one place of one subgraph's SDL.
+    fn error_at(
+        &mut self,
+        code: &'static str,
+        subgraph: &Subgraph,
+        at: Option<apollo_compiler::parser::SourceSpan>,
+        message: String,
+    ) {
+        let location = at.and_then(|span| {
+            let start = span.line_column(&subgraph.schema.sources)?;
+            Some(format!(
+                "{}.graphql:{}:{}",
+                subgraph.name, start.line, start.column
+            ))
+        });
+        self.errors.push(Diagnostic {
+            code,
+            subgraph: Some(subgraph.name.clone()),
+            location,
             message,
         });
     }
@@ -268,7 +293,7 @@ impl Merger<'_> {
                     .specified_argument_by_name("fields")
                     .and_then(|v| v.as_str())
                     .unwrap_or_default();
-                self.check_key(subgraph, occurrence.ty.name(), fields);
+                self.check_key(subgraph, occurrence.ty.name(), fields, key.location());
                 let mut text = format!("@join__type(graph: {graph}, key: {}", quote(fields));
                 if is_extension {
                     text.push_str(", extension: true");
@@ -342,14 +367,14 @@ impl Merger<'_> {
                     .unwrap_or_default()
                     .to_owned();
                 if from == subgraph.name {
-                    self.error("OVERRIDE_FROM_SELF_ERROR", Some(&subgraph.name), format!("Source and destination subgraphs \"{from}\" are the same for overridden field \"{coordinate}\""));
+                    self.error_at("OVERRIDE_FROM_SELF_ERROR", subgraph, o.location(), format!("Source and destination subgraphs \"{from}\" are the same for overridden field \"{coordinate}\""));
                 }
                 if let Some((source, source_def, _)) = defs
                     .iter()
                     .find(|(s, _, _)| s.name == from && from != subgraph.name)
                     && directive(source, source_def, "override").is_some()
                 {
-                    self.error("OVERRIDE_SOURCE_HAS_OVERRIDE", Some(&subgraph.name), format!("Field \"{coordinate}\" on subgraph \"{}\" is also marked with directive @override in subgraph \"{from}\". Only one @override directive is allowed per field.", subgraph.name));
+                    self.error_at("OVERRIDE_SOURCE_HAS_OVERRIDE", subgraph, o.location(), format!("Field \"{coordinate}\" on subgraph \"{}\" is also marked with directive @override in subgraph \"{from}\". Only one @override directive is allowed per field.", subgraph.name));
                 }
                 if o.specified_argument_by_name("label").is_none() {
                     overridden.push(from);
@@ -418,7 +443,11 @@ impl Merger<'_> {
         )?;
         for (subgraph, def, t) in &kept {
             if external(subgraph, def, t) && !compatible(&def.ty, &ty) {
-                self.error("EXTERNAL_TYPE_MISMATCH", Some(&subgraph.name), format!("Type of field \"{coordinate}\" is incompatible across subgraphs (where marked @external): it has type \"{ty}\" in subgraph \"{}\" but type \"{}\" in subgraph \"{}\"", resolving[0].0.name, def.ty, subgraph.name));
+                let at = def
+                    .directives
+                    .get(subgraph.fed("external"))
+                    .and_then(|d| d.location());
+                self.error_at("EXTERNAL_TYPE_MISMATCH", subgraph, at, format!("Type of field \"{coordinate}\" is incompatible across subgraphs (where marked @external): it has type \"{ty}\" in subgraph \"{}\" but type \"{}\" in subgraph \"{}\"", resolving[0].0.name, def.ty, subgraph.name));
             }
             self.check_field_sets(subgraph, def, t);
         }
@@ -833,7 +862,13 @@ impl Merger<'_> {
         out
     }
 
-    fn check_key(&mut self, subgraph: &Subgraph, type_name: &Name, fields: &str) {
+    fn check_key(
+        &mut self,
+        subgraph: &Subgraph,
+        type_name: &Name,
+        fields: &str,
+        at: Option<apollo_compiler::parser::SourceSpan>,
+    ) {
         if let Ok(set) = FieldSet::parse(&subgraph.schema, type_name.clone(), fields, "key.graphql")
         {
             for selection in &set.selection_set.selections {
@@ -849,7 +884,7 @@ impl Merger<'_> {
                     Some(ExtendedType::Union(_)) => "Union",
                     _ => continue,
                 };
-                self.error("KEY_FIELDS_SELECT_INVALID_TYPE", Some(&subgraph.name), format!("On type \"{type_name}\", for @key(fields: {}): field \"{type_name}.{}\" is a {kind} type which is not allowed in @key", quote(fields), f.name));
+                self.error_at("KEY_FIELDS_SELECT_INVALID_TYPE", subgraph, at, format!("On type \"{type_name}\", for @key(fields: {}): field \"{type_name}.{}\" is a {kind} type which is not allowed in @key", quote(fields), f.name));
                 return;
             }
         }
@@ -861,7 +896,7 @@ impl Merger<'_> {
                 quote(fields),
                 first_line(&e.errors.to_string())
             );
-            self.error("KEY_INVALID_FIELDS", Some(&subgraph.name), message);
+            self.error_at("KEY_INVALID_FIELDS", subgraph, at, message);
         }
     }
 
@@ -873,54 +908,68 @@ impl Merger<'_> {
         parent: &ExtendedType,
     ) {
         let checks = [
-            ("requires", parent.name().clone(), "REQUIRES"),
-            ("provides", def.ty.inner_named_type().clone(), "PROVIDES"),
+            (
+                "requires",
+                parent.name().clone(),
+                "REQUIRES_INVALID_FIELDS",
+                "REQUIRES_FIELDS_MISSING_EXTERNAL",
+            ),
+            (
+                "provides",
+                def.ty.inner_named_type().clone(),
+                "PROVIDES_INVALID_FIELDS",
+                "PROVIDES_FIELDS_MISSING_EXTERNAL",
+            ),
         ];
-        for (spec, on, prefix) in checks {
-            let Some(fields) = def
-                .directives
-                .get(subgraph.fed(spec))
-                .and_then(|d| d.specified_argument_by_name("fields"))
+        for (spec, on, invalid, not_external) in checks {
+            let Some(directive) = def.directives.get(subgraph.fed(spec)) else {
+                continue;
+            };
+            let Some(fields) = directive
+                .specified_argument_by_name("fields")
                 .and_then(|v| v.as_str())
             else {
                 continue;
             };
-            let coordinate = format!("{}.{}", parent.name(), def.name);
-            match FieldSet::parse_and_validate(
+            let at = directive.location();
+            let context = format!(
+                "On field \"{}.{}\", for @{spec}(fields: {})",
+                parent.name(),
+                def.name,
+                quote(fields)
+            );
+            let set = match FieldSet::parse_and_validate(
                 &subgraph.schema,
                 on.clone(),
                 fields,
                 "fields.graphql",
             ) {
-                Err(e) => self.errors.push(Diagnostic {
-                    code: if prefix == "REQUIRES" {
-                        "REQUIRES_INVALID_FIELDS"
-                    } else {
-                        "PROVIDES_INVALID_FIELDS"
-                    },
-                    subgraph: Some(subgraph.name.clone()),
-                    message: format!(
-                        "On field \"{coordinate}\", for @{spec}(fields: {}): {}",
-                        quote(fields),
-                        first_line(&e.errors.to_string())
-                    ),
-                }),
-                Ok(set) => {
-                    for selection in &set.selection_set.selections {
-                        let Selection::Field(f) = selection else {
-                            continue;
-                        };
-                        let target = subgraph.schema.types.get(&on);
-                        let is_external = f.definition.directives.has(subgraph.fed("external"))
-                            || target.is_some_and(|t| t.directives().has(subgraph.fed("external")));
-                        if !is_external {
-                            self.errors.push(Diagnostic {
-                                code: if prefix == "REQUIRES" { "REQUIRES_FIELDS_MISSING_EXTERNAL" } else { "PROVIDES_FIELDS_MISSING_EXTERNAL" },
-                                subgraph: Some(subgraph.name.clone()),
-                                message: format!("On field \"{coordinate}\", for @{spec}(fields: {}): field \"{on}.{}\" should not be part of a @{spec} since it is already provided by this subgraph (it is not marked @external)", quote(fields), f.name),
-                            });
-                        }
-                    }
+                Ok(set) => set,
+                Err(e) => {
+                    self.error_at(
+                        invalid,
+                        subgraph,
+                        at,
+                        format!("{context}: {}", first_line(&e.errors.to_string())),
+                    );
+                    continue;
+                }
+            };
+            let type_is_external = subgraph
+                .schema
+                .types
+                .get(&on)
+                .is_some_and(|t| t.directives().has(subgraph.fed("external")));
+            for selection in &set.selection_set.selections {
+                let Selection::Field(f) = selection else {
+                    continue;
+                };
+                if !type_is_external && !f.definition.directives.has(subgraph.fed("external")) {
+                    let message = format!(
+                        "{context}: field \"{on}.{}\" should not be part of a @{spec} since it is already provided by this subgraph (it is not marked @external)",
+                        f.name
+                    );
+                    self.error_at(not_external, subgraph, at, message);
                 }
             }
         }
@@ -954,22 +1003,24 @@ impl Merger<'_> {
         let mut closures: HashMap<(&str, usize), Vec<usize>> = HashMap::new();
         let mut seen: std::collections::HashSet<(usize, &str)> = std::collections::HashSet::new();
         // Root fields start wherever they resolve; from there, every reachable type is checked.
-        let mut queue: Vec<(usize, &str)> = Vec::new();
+        // Breadth first, so the path reported for a problem is a shortest one.
+        let mut queue: std::collections::VecDeque<(usize, &str, Vec<String>)> =
+            std::collections::VecDeque::new();
         for root in ["Query", "Mutation", "Subscription"] {
             for occurrence in names.get(root).into_iter().flatten() {
                 let at = index_of[occurrence.subgraph.name.as_str()];
-                for field in fields_of(occurrence.ty).values() {
+                for (field_name, field) in fields_of(occurrence.ty) {
                     let target = occurrence
                         .subgraph
                         .supergraph_type(field.ty.inner_named_type());
                     if let Some((name, _)) = names.get_key_value(target) {
-                        queue.push((at, name.as_str()));
+                        queue.push_back((at, name.as_str(), vec![field_name.to_string()]));
                     }
                 }
             }
         }
         let mut reported: BTreeSet<String> = BTreeSet::new();
-        while let Some((at, type_name)) = queue.pop() {
+        while let Some((at, type_name, path)) = queue.pop_front() {
             if !seen.insert((at, type_name)) {
                 continue;
             }
@@ -1009,7 +1060,9 @@ impl Merger<'_> {
                         if let Some((name, _)) = names.get_key_value(target) {
                             let next = (index_of[o.subgraph.name.as_str()], name.as_str());
                             if !seen.contains(&next) {
-                                queue.push(next);
+                                let mut next_path = path.clone();
+                                next_path.push(field.to_string());
+                                queue.push_back((next.0, next.1, next_path));
                             }
                         }
                     }
@@ -1017,7 +1070,13 @@ impl Merger<'_> {
                         let coordinate = format!("{type_name}.{field}");
                         if reported.insert(coordinate.clone()) {
                             let from = &occurrences[here].subgraph.name;
-                            self.error("SATISFIABILITY_ERROR", None, format!("Field \"{coordinate}\" cannot be satisfied from subgraph \"{from}\": it cannot find field \"{coordinate}\" there nor move to a subgraph that resolves it using a key this subgraph can provide."));
+                            let query = path
+                                .iter()
+                                .rev()
+                                .fold(format!("{{ {field} }}"), |inner, step| {
+                                    format!("{{ {step} {inner} }}")
+                                });
+                            self.error("SATISFIABILITY_ERROR", None, format!("The supergraph API query `{query}` cannot be satisfied: from subgraph \"{from}\", no subgraph it can reach by a key it can provide resolves \"{coordinate}\"."));
                         }
                     }
                 }

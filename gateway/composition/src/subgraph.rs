@@ -193,6 +193,7 @@ impl Subgraph {
 
 fn invalid_graphql(subgraph: &str, message: &str) -> Diagnostic {
     Diagnostic {
+        location: None,
         code: "INVALID_GRAPHQL",
         subgraph: Some(subgraph.to_owned()),
         message: message.trim().to_owned(),
@@ -291,6 +292,7 @@ fn check_definition(
     if !extra.is_empty() {
         let allowed: Vec<&str> = spec.locations.iter().map(|l| l.name()).collect();
         errors.push(Diagnostic {
+            location: None,
             code: "DIRECTIVE_DEFINITION_INVALID",
             subgraph: Some(subgraph.to_owned()),
             message: format!(
@@ -330,6 +332,7 @@ fn root_names(
                 errors.push(Diagnostic {
                     code,
                     subgraph: Some(subgraph.to_owned()),
+                    location: None,
                     message: format!("The schema has a type named \"{kind}\" but it is not set as the {} root type (\"{}\" is instead)", kind.to_lowercase(), name.name),
                 });
             }

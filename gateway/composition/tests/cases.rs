@@ -166,3 +166,15 @@ fn self_referencing_keys_compose_without_looping() {
     let supergraph = compose(&[a, b]).expect("it composes");
     assert!(supergraph.contains("key: \"id parent { id }\""));
 }
+
+#[test]
+fn points_at_the_offending_place_in_the_subgraph() {
+    let a = SubgraphInput {
+        name: "a".into(),
+        url: "http://a.local/graphql".into(),
+        sdl: "extend schema @link(url: \"https://specs.apollo.dev/federation/v2.7\", import: [\"@key\", \"@requires\"])\ntype Query { p: P }\ntype P @key(fields: \"id\") {\n  id: ID!\n  w: Int\n  s: Int @requires(fields: \"w\")\n}\n".into(),
+    };
+    let errors = compose(&[a]).expect_err("w is not @external");
+    assert_eq!(errors[0].code, "REQUIRES_FIELDS_MISSING_EXTERNAL");
+    assert_eq!(errors[0].location.as_deref(), Some("a.graphql:6:10"));
+}
