@@ -72,8 +72,14 @@ enum OutputFormat {
 #[derive(clap::Args)]
 struct ComposeArgs {
     /// supergraph.yaml: per subgraph a `routing_url` and `schema.file` or `schema.subgraph_url`.
-    #[arg(long, default_value = "schema/supergraph.yaml")]
+    #[arg(long, default_value = "schema/supergraph.yaml", conflicts_with = "dir")]
     config: PathBuf,
+    /// Instead of a config: a folder of `NAME.graphql` files, one subgraph each.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// With `--dir`: each subgraph's routing URL, `{name}` standing for its name.
+    #[arg(long, default_value = "http://{name}/graphql", requires = "dir")]
+    url_template: String,
     /// Write the supergraph here instead of to standard output.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -192,7 +198,10 @@ fn plan(args: PlanArgs) -> anyhow::Result<()> {
 }
 
 async fn compose(args: ComposeArgs) -> anyhow::Result<()> {
-    let inputs = mosaic::registry::load(&args.config).await?;
+    let inputs = match &args.dir {
+        Some(dir) => mosaic::registry::load_dir(dir, &args.url_template)?,
+        None => mosaic::registry::load(&args.config).await?,
+    };
     match mosaic_composition::compose(&inputs) {
         Ok(supergraph) => match &args.output {
             Some(path) => std::fs::write(path, supergraph)

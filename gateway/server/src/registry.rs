@@ -70,6 +70,35 @@ pub async fn load(config: &Path) -> anyhow::Result<Vec<SubgraphInput>> {
     Ok(inputs)
 }
 
+/// Every `NAME.graphql` file of `dir` as subgraph `NAME`, routed to `url_template` with `{name}`
+/// replaced.
+pub fn load_dir(dir: &Path, url_template: &str) -> anyhow::Result<Vec<SubgraphInput>> {
+    let mut inputs = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|x| x != "graphql") {
+            continue;
+        }
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let sdl = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        inputs.push(SubgraphInput {
+            url: url_template.replace("{name}", &name),
+            name,
+            sdl,
+        });
+    }
+    anyhow::ensure!(
+        !inputs.is_empty(),
+        "{} holds no .graphql files",
+        dir.display()
+    );
+    Ok(inputs)
+}
+
 async fn introspect(client: &reqwest::Client, url: &str) -> anyhow::Result<String> {
     let response: serde_json::Value = client
         .post(url)

@@ -36,6 +36,32 @@ fn schema_supergraph_is_the_composition_of_the_checked_in_subgraphs() {
 }
 
 #[test]
+fn composes_a_plain_folder_of_subgraph_files() {
+    let dir = format!(
+        "{}/../composition/tests/cases/entity-simple-two-subgraphs/subgraphs",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let output = mosaic(&[
+        "compose",
+        "--dir",
+        &dir,
+        "--url-template",
+        "http://{name}.local/graphql",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected = std::fs::read_to_string(format!("{dir}/../supergraph.graphql"))
+        .expect("the reference output");
+    assert_eq!(
+        fingerprint(&String::from_utf8_lossy(&output.stdout)),
+        fingerprint(&expected)
+    );
+}
+
+#[test]
 fn reports_composition_errors_with_codes_and_fails() {
     let dir = std::env::temp_dir().join(format!("mosaic-compose-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temp folder");
@@ -63,6 +89,10 @@ fn reports_composition_errors_with_codes_and_fails() {
         stderr.contains("FIELD_TYPE_MISMATCH") && stderr.contains("Item.name"),
         "{stderr}"
     );
+
+    let output = mosaic(&["compose", "--dir", &dir.display().to_string()]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("FIELD_TYPE_MISMATCH"));
 
     let output = mosaic(&[
         "compose",
