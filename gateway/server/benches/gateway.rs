@@ -63,7 +63,9 @@ fn shaping(c: &mut Criterion) {
                 known_errors: &[],
                 new_errors: Vec::new(),
             };
-            black_box(projection.data(operation, &merged))
+            let mut out = Vec::with_capacity(400_000);
+            projection.write_data(operation, &merged, &mut out);
+            black_box(out)
         })
     });
 }

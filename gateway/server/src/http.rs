@@ -103,7 +103,7 @@ async fn serve(
             .is_some_and(|v| v.as_bytes() == b"true"),
     };
     match gateway.run(request, &context).await {
-        Ok(body) => respond(StatusCode::OK, &body, json_response),
+        Ok(body) => respond_bytes(StatusCode::OK, body, json_response),
         Err(err) => {
             let status = match (&err, json_response) {
                 (RequestError::MutationOverGet, _) => StatusCode::METHOD_NOT_ALLOWED,
@@ -135,13 +135,20 @@ fn wants_legacy_json(headers: &HeaderMap) -> bool {
 }
 
 fn respond(status: StatusCode, body: &Value, json_response: bool) -> Response {
+    respond_bytes(
+        status,
+        serde_json::to_vec(body).expect("JSON values serialise"),
+        json_response,
+    )
+}
+
+fn respond_bytes(status: StatusCode, body: Vec<u8>, json_response: bool) -> Response {
     let content_type = if json_response {
         "application/json"
     } else {
         GRAPHQL_RESPONSE_JSON
     };
-    let bytes = serde_json::to_vec(body).expect("JSON values serialise");
-    (status, [(header::CONTENT_TYPE, content_type)], bytes).into_response()
+    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 fn error_response(status: StatusCode, code: &str, message: &str, json_response: bool) -> Response {

@@ -168,7 +168,7 @@ impl Gateway {
         &self,
         request: GraphQLRequest,
         context: &RequestContext,
-    ) -> Result<Value, RequestError> {
+    ) -> Result<Vec<u8>, RequestError> {
         let query = request.query.as_deref().ok_or(RequestError::MissingQuery)?;
         let prepared = self.prepare(query, request.operation_name.as_deref())?;
         let operation = prepared
@@ -207,18 +207,23 @@ impl Gateway {
             known_errors: &errors,
             new_errors: Vec::new(),
         };
-        let data = projection.data(operation, &merged);
+        let mut body = Vec::with_capacity(4096);
+        body.extend_from_slice(b"{\"data\":");
+        projection.write_data(operation, &merged, &mut body);
         errors.append(&mut projection.new_errors);
-        let mut body = json!({ "data": data });
         if !errors.is_empty() {
-            body["errors"] = Value::Array(errors);
+            body.extend_from_slice(b",\"errors\":");
+            serde_json::to_writer(&mut body, &errors).expect("writing JSON to memory cannot fail");
         }
         if context.wants_plan && self.expose_plans {
-            body["extensions"] = json!({ "queryPlan": {
+            let plan = json!({ "queryPlan": {
                 "text": prepared.plan.to_string(),
                 "node": serde_json::to_value(&prepared.plan.node).unwrap_or_default(),
             } });
+            body.extend_from_slice(b",\"extensions\":");
+            serde_json::to_writer(&mut body, &plan).expect("writing JSON to memory cannot fail");
         }
+        body.push(b'}');
         Ok(body)
     }
 

@@ -1,6 +1,7 @@
-//! Shaping the response: the merged subgraph data projected onto the client's selections, in
-//! their order, with their aliases and only what they asked for; a `null` in a non-null position
-//! bubbles up to the nearest nullable parent, as the GraphQL spec says.
+//! Shaping the response: the merged subgraph data projected onto the client's selections and
+//! written straight into the response bytes, in the client's order, with its aliases and only
+//! what it asked for. A `null` in a non-null position bubbles up to the nearest nullable parent,
+//! as the GraphQL spec says: that parent's bytes are cut back and `null` written instead.
 
 use apollo_compiler::executable::{Field, Operation, Selection, SelectionSet};
 use apollo_compiler::schema::ExtendedType;
@@ -23,15 +24,26 @@ pub struct Projection<'a> {
 }
 
 impl<'a> Projection<'a> {
-    /// The response's `data`: an object, or `null` when a non-null root field is null.
-    pub fn data(&mut self, operation: &Operation, merged: &Value) -> Value {
+    /// Writes the response's `data` value into `out`: an object, or `null` when a non-null root
+    /// field is null.
+    pub fn write_data(&mut self, operation: &Operation, merged: &Value, out: &mut Vec<u8>) {
         let root = operation.selection_set.ty.clone();
         let empty = Map::new();
         let object = merged.as_object().unwrap_or(&empty);
-        let mut path = Vec::new();
-        match self.object(&[&operation.selection_set], &root, object, &mut path, true) {
-            Ok(map) => Value::Object(map),
-            Err(Bubble) => Value::Null,
+        let start = out.len();
+        if self
+            .object(
+                &[&operation.selection_set],
+                &root,
+                object,
+                &mut Vec::new(),
+                true,
+                out,
+            )
+            .is_err()
+        {
+            out.truncate(start);
+            out.extend_from_slice(b"null");
         }
     }
 
@@ -42,35 +54,41 @@ impl<'a> Projection<'a> {
         object: &Map<String, Value>,
         path: &mut Vec<Value>,
         is_root: bool,
-    ) -> Result<Map<String, Value>, Bubble> {
+        out: &mut Vec<u8>,
+    ) -> Result<(), Bubble> {
         let mut grouped: Vec<(Name, Vec<&Node<Field>>)> = Vec::new();
         for set in sets {
             self.collect_fields(set, runtime_type, &mut grouped);
         }
-        let mut out = Map::with_capacity(grouped.len());
-        for (key, fields) in grouped {
+        out.push(b'{');
+        for (i, (key, fields)) in grouped.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, key);
+            out.push(b':');
             let field = fields[0];
-            let value = if field.name == "__typename" {
-                Value::String(runtime_type.to_string())
-            } else if is_root && (field.name == "__schema" || field.name == "__type") {
-                self.introspection
-                    .and_then(|i| i.get(key.as_str()))
-                    .cloned()
-                    .unwrap_or(Value::Null)
-            } else {
-                path.push(Value::String(key.to_string()));
-                let result = self.complete(
-                    &field.definition.ty,
-                    &fields,
-                    object.get(key.as_str()),
-                    path,
-                );
-                path.pop();
-                result?
+            if field.name == "__typename" {
+                write_str(out, runtime_type);
+                continue;
+            }
+            let source = match is_root && (field.name == "__schema" || field.name == "__type") {
+                true => self.introspection,
+                false => Some(object),
             };
-            out.insert(key.to_string(), value);
+            path.push(Value::String(key.to_string()));
+            let result = self.complete(
+                &field.definition.ty,
+                fields,
+                source.and_then(|o| o.get(key.as_str())),
+                path,
+                out,
+            );
+            path.pop();
+            result?;
         }
-        Ok(out)
+        out.push(b'}');
+        Ok(())
     }
 
     fn complete(
@@ -79,64 +97,71 @@ impl<'a> Projection<'a> {
         fields: &[&Node<Field>],
         value: Option<&Value>,
         path: &mut Vec<Value>,
-    ) -> Result<Value, Bubble> {
-        match ty {
-            ast::Type::NonNullNamed(name) => {
-                let named = self.named(name, fields, value, path);
-                self.non_null(named, path)
+        out: &mut Vec<u8>,
+    ) -> Result<(), Bubble> {
+        let start = out.len();
+        let written = match ty {
+            ast::Type::NonNullNamed(name) | ast::Type::Named(name) => {
+                self.named(name, fields, value, path, out)
             }
-            ast::Type::NonNullList(inner) => {
-                let list = self.list(inner, fields, value, path);
-                self.non_null(list, path)
+            ast::Type::NonNullList(inner) | ast::Type::List(inner) => {
+                self.list(inner, fields, value, path, out)
             }
-            ast::Type::Named(name) => {
-                Ok(self.named(name, fields, value, path).unwrap_or(Value::Null))
-            }
-            ast::Type::List(inner) => {
-                Ok(self.list(inner, fields, value, path).unwrap_or(Value::Null))
-            }
-        }
-    }
-
-    fn non_null(&mut self, result: Result<Value, Bubble>, path: &[Value]) -> Result<Value, Bubble> {
-        match result {
-            Ok(Value::Null) => {
+        };
+        match (ty.is_non_null(), written) {
+            (true, Ok(false)) => {
                 self.null_error(path);
                 Err(Bubble)
             }
-            other => other,
+            (true, Err(Bubble)) => Err(Bubble),
+            (false, Err(Bubble)) => {
+                out.truncate(start);
+                out.extend_from_slice(b"null");
+                Ok(())
+            }
+            (_, Ok(_)) => Ok(()),
         }
     }
 
+    /// Writes a list; `Ok(false)` when it wrote `null`.
     fn list(
         &mut self,
         inner: &ast::Type,
         fields: &[&Node<Field>],
         value: Option<&Value>,
         path: &mut Vec<Value>,
-    ) -> Result<Value, Bubble> {
+        out: &mut Vec<u8>,
+    ) -> Result<bool, Bubble> {
         let Some(Value::Array(items)) = value else {
-            return Ok(Value::Null);
+            out.extend_from_slice(b"null");
+            return Ok(false);
         };
-        let mut out = Vec::with_capacity(items.len());
+        out.push(b'[');
         for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
             path.push(Value::from(i));
-            let result = self.complete(inner, fields, Some(item), path);
+            let result = self.complete(inner, fields, Some(item), path, out);
             path.pop();
-            out.push(result?);
+            result?;
         }
-        Ok(Value::Array(out))
+        out.push(b']');
+        Ok(true)
     }
 
+    /// Writes a named-type value; `Ok(false)` when it wrote `null`.
     fn named(
         &mut self,
         name: &Name,
         fields: &[&Node<Field>],
         value: Option<&Value>,
         path: &mut Vec<Value>,
-    ) -> Result<Value, Bubble> {
+        out: &mut Vec<u8>,
+    ) -> Result<bool, Bubble> {
         let Some(value) = value.filter(|v| !v.is_null()) else {
-            return Ok(Value::Null);
+            out.extend_from_slice(b"null");
+            return Ok(false);
         };
         let runtime = match self.schema.types.get(name) {
             Some(ExtendedType::Object(_)) => name.clone(),
@@ -147,17 +172,26 @@ impl<'a> Projection<'a> {
                     .and_then(|t| Name::new(t).ok())
                 {
                     Some(runtime) => runtime,
-                    None => return Ok(Value::Null),
+                    None => {
+                        out.extend_from_slice(b"null");
+                        return Ok(false);
+                    }
                 }
             }
-            _ => return Ok(value.clone()), // scalars and enums pass through
+            // Scalars and enums pass through as the subgraph serialised them.
+            _ => {
+                serde_json::to_writer(&mut *out, value)
+                    .expect("writing JSON to memory cannot fail");
+                return Ok(true);
+            }
         };
         let Some(object) = value.as_object() else {
-            return Ok(Value::Null);
+            out.extend_from_slice(b"null");
+            return Ok(false);
         };
         let sets: Vec<&SelectionSet> = fields.iter().map(|f| &f.selection_set).collect();
-        self.object(&sets, &runtime, object, path, false)
-            .map(Value::Object)
+        self.object(&sets, &runtime, object, path, false, out)
+            .map(|()| true)
     }
 
     /// The spec's CollectFields: fields by response key, fragments that apply to `runtime_type`.
@@ -241,4 +275,8 @@ impl<'a> Projection<'a> {
             }));
         }
     }
+}
+
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(&mut *out, text).expect("writing JSON to memory cannot fail");
 }
