@@ -48,7 +48,12 @@ struct Builder<'a> {
     index: HashMap<(Path, GraphId, Name, bool), GroupId>,
     /// Every group an entity jump used, in order: tells which groups a `@requires` depends on.
     touched: Vec<GroupId>,
+    /// How many key or `@requires` field sets are being planned inside one another.
+    indirection: usize,
 }
+
+/// Bound on nested key/requires planning, so cyclic key dependencies end in an error.
+const MAX_INDIRECTION: usize = 8;
 
 /// Plans `operation` (from a document validated against the supergraph's API schema).
 pub fn plan(
@@ -65,6 +70,7 @@ pub fn plan(
         groups: Vec::new(),
         index: HashMap::new(),
         touched: Vec::new(),
+        indirection: 0,
     };
     let roots = builder.plan_root(operation)?;
     builder.fold_into_requires_groups();
@@ -249,17 +255,45 @@ impl Builder<'_> {
         let target = self
             .pick_source(&sources, path, parent)
             .ok_or_else(|| PlanError::Unresolvable(parent.to_string(), field.name.to_string()))?;
-        let with_requires = target.requires.is_some();
-        let key = self.key_for(parent, target.graph, graph, provided)?;
+        // A key this subgraph can supply directly; else any key of the target, its fields fetched
+        // first from wherever they resolve (like `@requires` fields).
+        let mut needed: Vec<SelectionSet> = Vec::new();
+        let direct = self.key_for(parent, target.graph, graph, provided);
+        let is_direct = direct.is_ok();
+        let key = match direct {
+            Ok(key) => key,
+            Err(no_key) => {
+                let key = self
+                    .supergraph
+                    .keys(parent, target.graph)
+                    .find(|k| k.resolvable)
+                    .ok_or(no_key)?;
+                if self.indirection >= MAX_INDIRECTION {
+                    return Err(PlanError::NoKey {
+                        type_name: parent.to_string(),
+                        graph: self.supergraph.graphs[target.graph].name.clone(),
+                    });
+                }
+                needed.push(key.selection_set.clone());
+                to_selections(&key.selection_set)
+            }
+        };
+        needed.extend(target.requires.clone());
+        let with_requires = !needed.is_empty();
         let mut representation = Selections::default();
         representation.add(Selection::typename());
         representation.merge(key.clone());
         out.add(Selection::typename());
-        out.merge(key);
+        if is_direct {
+            out.merge(key);
+        }
         let child = self.entity_group(path, target.graph, parent, with_requires, group);
-        if let Some(requires) = &target.requires {
+        for set in &needed {
             let before = self.touched.len();
-            let required = self.plan_set(group, graph, parent, requires, path, provided)?;
+            self.indirection += 1;
+            let required = self.plan_set(group, graph, parent, set, path, provided);
+            self.indirection -= 1;
+            let required = required?;
             let used: Vec<GroupId> = self.touched[before..].to_vec();
             let deps = &mut self.groups[child].deps;
             for dep in used {
@@ -267,7 +301,7 @@ impl Builder<'_> {
                     deps.push(dep);
                 }
             }
-            representation.merge(to_selections(requires));
+            representation.merge(to_selections(set));
             out.merge(required);
         }
         if let Some((_, existing)) = &mut self.groups[child].entity {
