@@ -252,6 +252,26 @@ impl Builder<'_> {
             out.add(selection);
             return Ok(());
         }
+        // A field of an interface or union this subgraph cannot resolve, and that no subgraph
+        // serves through keys on the interface itself (`@interfaceObject`, entity interfaces):
+        // resolve it for each concrete type the subgraph may return, each with its own keys.
+        let interface_keys = sources
+            .iter()
+            .any(|s| !s.external && self.supergraph.keys(parent, s.graph).any(|k| k.resolvable));
+        if self.is_abstract(parent) && !interface_keys {
+            for object in self.possible_types(parent, graph) {
+                let mut inner = Selections::default();
+                self.plan_field(group, graph, &object, field, path, provided, &mut inner)?;
+                if !inner.is_empty() {
+                    out.add(Selection::InlineFragment {
+                        type_condition: Some(object),
+                        directives: ast::DirectiveList::new(),
+                        selections: inner,
+                    });
+                }
+            }
+            return Ok(());
+        }
         let target = self
             .pick_source(&sources, path, parent)
             .ok_or_else(|| PlanError::Unresolvable(parent.to_string(), field.name.to_string()))?;
@@ -433,6 +453,24 @@ impl Builder<'_> {
         }
         self.touched.push(id);
         id
+    }
+
+    /// Object types of `abstract_type` that `graph` defines (so may return).
+    fn possible_types(&self, abstract_type: &Name, graph: GraphId) -> Vec<Name> {
+        self.supergraph
+            .schema
+            .types
+            .iter()
+            .filter(|(name, ty)| {
+                matches!(ty, ExtendedType::Object(_))
+                    && self.supergraph.schema.is_subtype(abstract_type, name)
+            })
+            .filter(|(name, _)| {
+                let graphs = self.supergraph.type_graphs(name);
+                graphs.is_empty() || graphs.contains(&graph)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     fn is_abstract(&self, type_name: &str) -> bool {

@@ -31,12 +31,17 @@ fn plans_demo_operations() {
 #[test]
 fn plans_fixture_operations() {
     insta::glob!("fixtures/*/operations/*.graphql", |path| {
-        let dir = path.parent().and_then(|p| p.parent()).expect("fixtures/<graph>/operations");
-        let sdl = std::fs::read_to_string(dir.join("supergraph.graphql")).expect("the fixture's supergraph");
+        let dir = path
+            .parent()
+            .and_then(|p| p.parent())
+            .expect("fixtures/<graph>/operations");
+        let sdl = std::fs::read_to_string(dir.join("supergraph.graphql"))
+            .expect("the fixture's supergraph");
         let supergraph = Supergraph::parse(&sdl).expect("the fixture supergraph loads");
         let source = std::fs::read_to_string(path).expect("readable operation");
-        let document = ExecutableDocument::parse_and_validate(&supergraph.api_schema, &source, "op.graphql")
-            .expect("the operation is valid");
+        let document =
+            ExecutableDocument::parse_and_validate(&supergraph.api_schema, &source, "op.graphql")
+                .expect("the operation is valid");
         let operation = document.operations.iter().next().expect("one operation");
         let plan = mosaic_planner::plan(&supergraph, &document, operation).expect("it plans");
         insta::assert_snapshot!(format!("fetches: {}\n{plan}", plan.fetch_count()));
