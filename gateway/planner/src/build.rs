@@ -403,24 +403,41 @@ impl Builder<'_> {
         self.supergraph
             .keys(type_name, target)
             .filter(|key| key.resolvable)
-            .find(|key| {
-                key.selection_set.selections.iter().all(|s| match s {
-                    executable::Selection::Field(f) => self
-                        .supergraph
-                        .field_sources(type_name, &f.name)
-                        .iter()
-                        .any(|src| {
-                            src.graph == from
-                                && (!src.external || provided_field(provided, &f.name).is_some())
-                        }),
-                    _ => false,
-                })
-            })
+            .find(|key| self.resolvable_here(type_name, &key.selection_set, from, provided))
             .map(|key| to_selections(&key.selection_set))
             .ok_or_else(|| PlanError::NoKey {
                 type_name: type_name.to_string(),
                 graph: self.supergraph.graphs[target].name.clone(),
             })
+    }
+
+    /// Whether `graph` resolves every field of `set` (nested ones too) without a jump.
+    fn resolvable_here(
+        &self,
+        type_name: &Name,
+        set: &SelectionSet,
+        graph: GraphId,
+        provided: Option<&SelectionSet>,
+    ) -> bool {
+        set.selections.iter().all(|s| match s {
+            executable::Selection::Field(f) => {
+                let provided_here = provided_field(provided, &f.name);
+                let local = self
+                    .supergraph
+                    .field_sources(type_name, &f.name)
+                    .iter()
+                    .any(|src| src.graph == graph && (!src.external || provided_here.is_some()));
+                local
+                    && (f.selection_set.selections.is_empty()
+                        || self.resolvable_here(
+                            f.definition.ty.inner_named_type(),
+                            &f.selection_set,
+                            graph,
+                            provided_here,
+                        ))
+            }
+            _ => false,
+        })
     }
 
     fn entity_group(
