@@ -166,17 +166,26 @@ impl<'a> Projection<'a> {
         let runtime = match self.schema.types.get(name) {
             Some(ExtendedType::Object(_)) => name.clone(),
             Some(ExtendedType::Interface(_) | ExtendedType::Union(_)) => {
-                match value
+                // An object of a type clients cannot see (`@inaccessible`) reads as null.
+                let visible = value
                     .get("__typename")
                     .and_then(Value::as_str)
                     .and_then(|t| Name::new(t).ok())
-                {
+                    .filter(|t| self.schema.types.contains_key(t));
+                match visible {
                     Some(runtime) => runtime,
                     None => {
                         out.extend_from_slice(b"null");
                         return Ok(false);
                     }
                 }
+            }
+            // Enum values outside the API schema (`@inaccessible`) read as null.
+            Some(ExtendedType::Enum(e))
+                if !value.as_str().is_some_and(|v| e.values.contains_key(v)) =>
+            {
+                out.extend_from_slice(b"null");
+                return Ok(false);
             }
             // Scalars and enums pass through as the subgraph serialised them.
             _ => {
