@@ -198,8 +198,13 @@ impl Builder<'_> {
     ) -> Result<(), PlanError> {
         let ty = condition.clone().unwrap_or_else(|| parent.clone());
         let graphs = self.supergraph.type_graphs(&ty);
-        if !graphs.is_empty() && !graphs.contains(&graph) {
-            return Ok(()); // objects of this type never come from this subgraph
+        let never_here = !graphs.is_empty() && !graphs.contains(&graph);
+        // In this subgraph the object may not belong to the union or implement the interface.
+        let not_a_member = self.is_abstract(parent)
+            && !self.is_abstract(&ty)
+            && !self.supergraph.is_member_in(parent, &ty, graph);
+        if never_here || not_a_member {
+            return Ok(()); // objects of this type never come from this subgraph here
         }
         let inner = self.plan_set(group, graph, &ty, set, path, provided)?;
         if inner.is_empty() {
@@ -484,7 +489,8 @@ impl Builder<'_> {
             })
             .filter(|(name, _)| {
                 let graphs = self.supergraph.type_graphs(name);
-                graphs.is_empty() || graphs.contains(&graph)
+                (graphs.is_empty() || graphs.contains(&graph))
+                    && self.supergraph.is_member_in(abstract_type, name, graph)
             })
             .map(|(name, _)| name.clone())
             .collect()

@@ -67,6 +67,11 @@ pub struct Supergraph {
     pub api_implementers: FastMap<Name, Implementers>,
     pub graphs: Vec<Graph>,
     types: HashMap<Name, TypeInfo>,
+    /// `(abstract type, object type, graph)`: the object is a member or implementation of the
+    /// abstract type in that subgraph (`@join__unionMember`, `@join__implements`).
+    memberships: std::collections::HashSet<(Name, Name, GraphId)>,
+    /// Abstract types with any membership metadata (older supergraphs may have none).
+    with_memberships: std::collections::HashSet<Name>,
     /// Hash of the SDL text: part of plan cache keys, so a reload invalidates old plans.
     pub hash: u64,
 }
@@ -95,6 +100,7 @@ impl Supergraph {
                 types.insert(name.clone(), info);
             }
         }
+        let (memberships, with_memberships) = read_memberships(&schema, &by_enum);
         let api_schema = crate::api_schema(&schema)?;
         let api_implementers = api_schema.implementers_map();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -105,6 +111,8 @@ impl Supergraph {
             api_implementers,
             graphs,
             types,
+            memberships,
+            with_memberships,
             hash: hasher.finish(),
         })
     }
@@ -142,6 +150,14 @@ impl Supergraph {
                 })
                 .collect(),
         }
+    }
+
+    /// Whether, in `graph`, `object` belongs to the union or implements the interface `abstract_type`.
+    pub fn is_member_in(&self, abstract_type: &Name, object: &Name, graph: GraphId) -> bool {
+        !self.with_memberships.contains(abstract_type)
+            || self
+                .memberships
+                .contains(&(abstract_type.clone(), object.clone(), graph))
     }
 
     pub fn graph_by_name(&self, name: &str) -> Option<GraphId> {
@@ -276,4 +292,39 @@ fn string_arg<'a>(directive: &'a Node<ast::Directive>, name: &str) -> Option<&'a
 
 fn meta(owner: &impl std::fmt::Display, message: &str) -> SupergraphError {
     SupergraphError::Metadata(owner.to_string(), message.to_owned())
+}
+
+type Memberships = (
+    std::collections::HashSet<(Name, Name, GraphId)>,
+    std::collections::HashSet<Name>,
+);
+
+fn read_memberships(schema: &Schema, by_enum: &HashMap<&str, GraphId>) -> Memberships {
+    let mut memberships = std::collections::HashSet::new();
+    let mut with = std::collections::HashSet::new();
+    let graph_of = |d: &ast::Directive| {
+        d.specified_argument_by_name("graph")
+            .and_then(|v| v.as_enum())
+            .and_then(|g| by_enum.get(g.as_str()).copied())
+    };
+    let name_arg = |d: &ast::Directive, arg: &str| {
+        d.specified_argument_by_name(arg)
+            .and_then(|v| v.as_str())
+            .and_then(|n| Name::new(n).ok())
+    };
+    for (name, ty) in &schema.types {
+        for join in ty.directives().get_all("join__unionMember") {
+            if let (Some(graph), Some(member)) = (graph_of(join), name_arg(join, "member")) {
+                memberships.insert((name.clone(), member, graph));
+                with.insert(name.clone());
+            }
+        }
+        for join in ty.directives().get_all("join__implements") {
+            if let (Some(graph), Some(interface)) = (graph_of(join), name_arg(join, "interface")) {
+                memberships.insert((interface.clone(), name.clone(), graph));
+                with.insert(interface);
+            }
+        }
+    }
+    (memberships, with)
 }
