@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of the gateway on the canonical benchmark query (bench/canonical-query.graphql).
+# Load benchmark of the gateway on the canonical benchmark query (schema/operations/canonical.graphql).
 #
 # Builds release binaries, starts the four subgraphs and the gateway as separate processes on
 # loopback, then drives the gateway with wrk (50 connections, a distinct valid Authorization
@@ -70,7 +70,7 @@ end
 LUA
 }
 
-python3 -c "import json,sys; print(json.dumps({'query': open('bench/canonical-query.graphql').read()}))" >"$WORK/canonical.json"
+python3 -c "import json,sys; print(json.dumps({'query': open('schema/operations/canonical.graphql').read()}))" >"$WORK/canonical.json"
 RESPONSE="$(curl -s "http://127.0.0.1:$BASE/graphql" -H 'content-type: application/json' -d @"$WORK/canonical.json")"
 echo "$RESPONSE" | python3 -c "import json,sys; r=json.load(sys.stdin); assert 'errors' not in r, r['errors']; print('canonical query OK:', len(json.dumps(r)), 'bytes')"
 
@@ -96,7 +96,7 @@ requests=$(cat "$WORK/requests")
 hz=$(getconf CLK_TCK)
 python3 -c "print(f'gateway CPU per request: {($after - $before) / $hz / $requests * 1000:.3f} ms  ({$requests} requests)')"
 echo "gateway peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2 / 1024}' "/proc/$GATEWAY_PID/status")"
-echo "subgraph fetches per query: $("$BIN/mosaic" plan --supergraph schema/supergraph.graphql --operation bench/canonical-query.graphql | grep -c 'Fetch(service')"
+echo "subgraph fetches per query: $("$BIN/mosaic" plan --supergraph schema/supergraph.graphql --operation schema/operations/canonical.graphql | grep -c 'Fetch(service')"
 
 echo "== ceiling: each subgraph's own busiest query, same load"
 echo '{"query":"{ users { id username name } }"}' >"$WORK/accounts.json"

@@ -47,3 +47,28 @@ fn plans_fixture_operations() {
         insta::assert_snapshot!(format!("fetches: {}\n{plan}", plan.fetch_count()));
     });
 }
+
+/// The known client operations of the registry (`schema/operations/`), planned over the demo graph.
+#[test]
+fn plans_known_client_operations() {
+    let supergraph = demo();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/operations");
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("schema/operations")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let source = std::fs::read_to_string(&path).expect("readable operation");
+        let document =
+            ExecutableDocument::parse_and_validate(&supergraph.api_schema, &source, "op.graphql")
+                .expect("the operation is valid");
+        let operation = document.operations.iter().next().expect("one operation");
+        let plan = mosaic_planner::plan(&supergraph, &document, operation).expect("it plans");
+        let name = format!(
+            "client_{}",
+            path.file_stem().expect("a name").to_string_lossy()
+        );
+        insta::assert_snapshot!(name, format!("fetches: {}\n{plan}", plan.fetch_count()));
+    }
+}

@@ -12,7 +12,7 @@ use mosaic::serve::{self, GatewayOptions, SupergraphSource};
 use serde_json::{Map, Value};
 
 const SUPERGRAPH: &str = include_str!("../../../schema/supergraph.graphql");
-const QUERY: &str = include_str!("../../planner/tests/operations/canonical.graphql");
+const QUERY: &str = include_str!("../../../schema/operations/canonical.graphql");
 const DATA: &str = include_str!("canonical-data.json");
 
 fn gateway() -> Gateway {

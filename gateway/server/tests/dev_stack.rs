@@ -146,7 +146,7 @@ async fn subgraphs_are_seeded_consistently() {
 
 #[tokio::test]
 async fn the_canonical_benchmark_query_touches_all_four_subgraphs() {
-    let query = include_str!("../../planner/tests/operations/canonical.graphql");
+    let query = include_str!("../../../schema/operations/canonical.graphql");
     let body = gql(query, json!({})).await;
     assert!(body.get("errors").is_none(), "{body}");
     let first_user = &body["data"]["users"][0];
