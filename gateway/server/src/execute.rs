@@ -3,12 +3,15 @@
 //! entity representations are deduplicated per fetch.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, join_all};
 use mosaic_planner::{FetchNode, PathSegment, PlanNode, QueryPlan, Selection, Selections};
 use serde_json::{Map, Value, json};
+
+use crate::dedup::InFlight;
 
 /// A step of a concrete response path: an object key or a list index.
 #[derive(Debug, Clone)]
@@ -32,6 +35,8 @@ pub struct Subgraphs {
     /// URL per graph id, as the supergraph (or config) says.
     pub urls: Vec<String>,
     pub timeout: Duration,
+    /// Identical queries under way, shared rather than sent twice.
+    pub in_flight: InFlight<Result<Value, String>>,
 }
 
 /// What one operation's execution accumulates.
@@ -198,24 +203,34 @@ impl Run<'_> {
         at: &[Step],
     ) -> Option<Value> {
         let subgraphs = self.subgraphs;
-        let body = json!({ "query": fetch.operation, "variables": variables });
+        let body = serde_json::to_vec(&json!({ "query": fetch.operation, "variables": variables }))
+            .expect("JSON values serialise");
         let request = subgraphs
             .client
             .post(&subgraphs.urls[fetch.graph])
             .headers(self.headers.clone())
-            .timeout(subgraphs.timeout)
-            .json(&body);
-        let failure = match request.send().await {
-            Ok(response) if response.status().is_success() => match response.bytes().await {
-                Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-                    Ok(value) if value.is_object() => return Some(value),
-                    _ => "the response is not a GraphQL JSON object".to_owned(),
-                },
-                Err(err) => format!("reading the response failed: {err}"),
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .timeout(subgraphs.timeout);
+        let answer = if fetch.operation.starts_with("mutation") {
+            Arc::new(post(request.body(body)).await)
+        } else {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (fetch.graph, &body).hash(&mut hasher);
+            for (name, value) in self.headers {
+                (name.as_str(), value.as_bytes()).hash(&mut hasher);
+            }
+            subgraphs
+                .in_flight
+                .run(hasher.finish(), || post(request.body(body)))
+                .await
+        };
+        let failure = match Arc::try_unwrap(answer) {
+            Ok(Ok(value)) => return Some(value),
+            Ok(Err(failure)) => failure,
+            Err(shared) => match shared.as_ref() {
+                Ok(value) => return Some(value.clone()),
+                Err(failure) => failure.clone(),
             },
-            Ok(response) => format!("HTTP status {}", response.status()),
-            Err(err) if err.is_timeout() => "the request timed out".to_owned(),
-            Err(err) => format!("the request failed: {}", root_cause(&err)),
         };
         tracing::warn!(subgraph = %fetch.service_name, %failure, "subgraph fetch failed");
         let mut error = json!({
@@ -268,6 +283,22 @@ impl Run<'_> {
             out.push(error);
         }
     }
+}
+
+/// Sends one subgraph request; the parsed GraphQL response, or why there is none.
+async fn post(request: reqwest::RequestBuilder) -> Result<Value, String> {
+    Err(match request.send().await {
+        Ok(response) if response.status().is_success() => match response.bytes().await {
+            Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(value) if value.is_object() => return Ok(value),
+                _ => "the response is not a GraphQL JSON object".to_owned(),
+            },
+            Err(err) => format!("reading the response failed: {err}"),
+        },
+        Ok(response) => format!("HTTP status {}", response.status()),
+        Err(err) if err.is_timeout() => "the request timed out".to_owned(),
+        Err(err) => format!("the request failed: {}", root_cause(&err)),
+    })
 }
 
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {

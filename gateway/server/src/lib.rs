@@ -4,6 +4,7 @@
 //! with a cache) → [`execute`] (subgraph fetches) → [`response`] (shaping). [`serve`] starts it
 //! and swaps in a new supergraph when its file changes.
 
+pub mod dedup;
 pub mod execute;
 pub mod http;
 pub mod pipeline;

@@ -63,6 +63,7 @@ pub fn build(
             client,
             urls,
             timeout: options.subgraph_timeout,
+            in_flight: Default::default(),
         },
         options.expose_plans,
     ))
