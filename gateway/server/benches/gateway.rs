@@ -21,6 +21,7 @@ fn gateway() -> Gateway {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         subgraph_urls: Vec::new(),
         subgraph_timeout: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(60),
         expose_plans: false,
     };
     serve::build(SUPERGRAPH, &options, reqwest::Client::new()).expect("the demo supergraph loads")

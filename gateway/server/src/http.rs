@@ -102,7 +102,21 @@ async fn serve(
             .get(QUERY_PLAN_HEADER)
             .is_some_and(|v| v.as_bytes() == b"true"),
     };
-    match gateway.run(request, &context).await {
+    let Ok(result) =
+        tokio::time::timeout(gateway.request_timeout, gateway.run(request, &context)).await
+    else {
+        let message = format!(
+            "the request took longer than {} s",
+            gateway.request_timeout.as_secs()
+        );
+        return error_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            "GATEWAY_TIMEOUT",
+            &message,
+            json_response,
+        );
+    };
+    match result {
         Ok(body) => respond_bytes(StatusCode::OK, body, json_response),
         Err(err) => {
             let status = match (&err, json_response) {

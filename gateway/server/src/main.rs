@@ -115,6 +115,9 @@ struct GatewayArgs {
     /// Timeout of each subgraph request, in seconds.
     #[arg(long, default_value_t = 30)]
     subgraph_timeout: u64,
+    /// Timeout of each client request, all its subgraph fetches included, in seconds.
+    #[arg(long, default_value_t = 60)]
+    request_timeout: u64,
     /// Return the query plan in `extensions.queryPlan` to requests with `x-mosaic-query-plan: true`.
     #[arg(long)]
     expose_query_plans: bool,
@@ -168,6 +171,7 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         listen: args.listen,
         subgraph_urls: args.subgraph_urls,
         subgraph_timeout: Duration::from_secs(args.subgraph_timeout),
+        request_timeout: Duration::from_secs(args.request_timeout),
         expose_plans: args.expose_query_plans,
     })
     .await?;
@@ -187,6 +191,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<()> {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         subgraph_urls: Vec::new(),
         subgraph_timeout: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(60),
         expose_plans: false,
     };
     let gateway = serve::build(&sdl, &options, reqwest::Client::new())?;
@@ -290,6 +295,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
             .map(|s| (s.name.to_owned(), format!("http://{}/graphql", s.addr)))
             .collect(),
         subgraph_timeout: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(60),
         expose_plans: true,
     })
     .await?;

@@ -22,6 +22,7 @@ use crate::response::Projection;
 const RECURSION_LIMIT: usize = 256;
 const TOKEN_LIMIT: usize = 15_000;
 const PLAN_CACHE_SIZE: usize = 1024;
+const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A GraphQL-over-HTTP request body (or GET parameters, decoded).
 #[derive(Debug, Default, Deserialize)]
@@ -103,6 +104,8 @@ pub struct Gateway {
     pub subgraphs: Subgraphs,
     /// Whether plans may be returned in `extensions.queryPlan` (a development aid).
     pub expose_plans: bool,
+    /// Bound on one whole request, all its fetches included.
+    pub request_timeout: std::time::Duration,
     cache: Mutex<LruCache<u64, Arc<Prepared>>>,
 }
 
@@ -113,6 +116,7 @@ impl Gateway {
             supergraph,
             subgraphs,
             expose_plans,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             cache: Mutex::new(LruCache::new(size)),
         }
     }

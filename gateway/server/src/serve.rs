@@ -34,6 +34,8 @@ pub struct GatewayOptions {
     pub subgraph_urls: Vec<(String, String)>,
     /// Per subgraph request.
     pub subgraph_timeout: Duration,
+    /// Per client request, all its fetches included.
+    pub request_timeout: Duration,
     /// Return plans to clients that send `x-mosaic-query-plan: true` (development only).
     pub expose_plans: bool,
 }
@@ -57,7 +59,7 @@ pub fn build(
         })?;
         urls[graph] = url.clone();
     }
-    Ok(Gateway::new(
+    let mut gateway = Gateway::new(
         supergraph,
         Subgraphs {
             client,
@@ -66,7 +68,9 @@ pub fn build(
             in_flight: Default::default(),
         },
         options.expose_plans,
-    ))
+    );
+    gateway.request_timeout = options.request_timeout;
+    Ok(gateway)
 }
 
 pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {

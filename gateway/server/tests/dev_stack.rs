@@ -632,3 +632,61 @@ fn composes_from_live_subgraphs() {
     };
     assert_eq!(without_urls(&live), without_urls(&checked_in));
 }
+
+#[tokio::test]
+async fn slow_subgraphs_hit_the_subgraph_and_request_timeouts() {
+    // A "subgraph" that accepts connections and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let silent_port = silent.local_addr().expect("bound").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming() {
+            held.push(stream);
+        }
+    });
+    let supergraph = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schema/supergraph.graphql"
+    );
+    let products = dev().subgraphs[1];
+    let args = |port: u16, subgraph_timeout: &str, request_timeout: &str| -> Vec<String> {
+        vec![
+            "gateway".into(),
+            "--supergraph".into(),
+            supergraph.into(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--subgraph-url".into(),
+            format!("products=http://127.0.0.1:{products}/graphql"),
+            "--subgraph-url".into(),
+            format!("inventory=http://127.0.0.1:{silent_port}/graphql"),
+            "--subgraph-timeout".into(),
+            subgraph_timeout.into(),
+            "--request-timeout".into(),
+            request_timeout.into(),
+        ]
+    };
+    let query = json!({ "query": r#"{ product(upc: "1") { name shippingEstimate } }"# });
+
+    let port = free_ports();
+    let _gateway = spawn_gateway(&args(port, "1", "30"), port).await;
+    let (status, body) = post(port, query.clone(), &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"]["product"],
+        json!({ "name": "Table", "shippingEstimate": null })
+    );
+    assert_eq!(code(&body), "SUBREQUEST_HTTP_ERROR");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("timed out")),
+        "{body}"
+    );
+
+    let port = free_ports();
+    let _gateway = spawn_gateway(&args(port, "30", "1"), port).await;
+    let (status, body) = post(port, query, &[]).await;
+    assert_eq!(status, 504);
+    assert_eq!(code(&body), "GATEWAY_TIMEOUT");
+}

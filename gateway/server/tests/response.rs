@@ -19,6 +19,7 @@ fn shape(case: &str, query: &str, merged: Value) -> (Value, Vec<Value>) {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         subgraph_urls: Vec::new(),
         subgraph_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(60),
         expose_plans: false,
     };
     let gateway =
