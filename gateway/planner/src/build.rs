@@ -37,6 +37,8 @@ struct Group {
     deps: Vec<GroupId>,
     /// Folded into another group: fetches nothing itself.
     folded: bool,
+    /// The target subgraph models the entity's interface as an object (`@interfaceObject`).
+    interface_object: bool,
 }
 
 struct Builder<'a> {
@@ -107,6 +109,7 @@ impl Builder<'_> {
                         selections: Selections::default(),
                         deps: Vec::new(),
                         folded: false,
+                        interface_object: false,
                     });
                     roots.push(self.groups.len() - 1);
                     self.groups.len() - 1
@@ -264,7 +267,7 @@ impl Builder<'_> {
             .iter()
             .any(|s| !s.external && self.supergraph.keys(parent, s.graph).any(|k| k.resolvable));
         if self.is_abstract(parent) && !interface_keys {
-            for object in self.possible_types(parent, graph) {
+            for object in self.possible_types(parent, Some(graph)) {
                 let mut inner = Selections::default();
                 self.plan_field(group, graph, &object, field, path, provided, &mut inner)?;
                 if !inner.is_empty() {
@@ -313,6 +316,13 @@ impl Builder<'_> {
             out.merge(key);
         }
         let child = self.entity_group(path, target.graph, parent, with_requires, group);
+        if self
+            .supergraph
+            .keys(parent, target.graph)
+            .any(|k| k.interface_object)
+        {
+            self.groups[child].interface_object = true;
+        }
         for set in &needed {
             let before = self.touched.len();
             self.indirection += 1;
@@ -464,6 +474,7 @@ impl Builder<'_> {
                     selections: Selections::default(),
                     deps: Vec::new(),
                     folded: false,
+                    interface_object: false,
                 });
                 let id = self.groups.len() - 1;
                 self.index.insert(key, id);
@@ -478,7 +489,7 @@ impl Builder<'_> {
     }
 
     /// Object types of `abstract_type` that `graph` defines (so may return).
-    fn possible_types(&self, abstract_type: &Name, graph: GraphId) -> Vec<Name> {
+    fn possible_types(&self, abstract_type: &Name, graph: Option<GraphId>) -> Vec<Name> {
         self.supergraph
             .schema
             .types
@@ -488,6 +499,7 @@ impl Builder<'_> {
                     && self.supergraph.schema.is_subtype(abstract_type, name)
             })
             .filter(|(name, _)| {
+                let Some(graph) = graph else { return true };
                 let graphs = self.supergraph.type_graphs(name);
                 (graphs.is_empty() || graphs.contains(&graph))
                     && self.supergraph.is_member_in(abstract_type, name, graph)
@@ -623,8 +635,17 @@ impl Builder<'_> {
                 text.push(' ');
                 group.selections.write(&mut text);
                 text.push_str(" } }");
+                let accepts = match group.interface_object {
+                    true => self
+                        .possible_types(type_name, None)
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect(),
+                    false => Vec::new(),
+                };
                 Some(Requires {
                     type_name: type_name.to_string(),
+                    accepts,
                     selections: representation.clone(),
                 })
             }

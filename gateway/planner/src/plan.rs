@@ -53,6 +53,10 @@ pub struct FetchNode {
 #[serde(rename_all = "camelCase")]
 pub struct Requires {
     pub type_name: String,
+    /// Other `__typename`s represented as `type_name`: the implementations of an interface the
+    /// target subgraph models as an object (`@interfaceObject`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accepts: Vec<String>,
     pub selections: Selections,
 }
 

@@ -121,14 +121,19 @@ impl Run<'_> {
             let mut objects = Vec::new();
             collect(&data, path, &mut Vec::new(), &mut objects);
             for (steps, object) in objects {
-                if object.get("__typename").and_then(Value::as_str)
-                    != Some(requires.type_name.as_str())
+                let typename = object
+                    .get("__typename")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if typename != requires.type_name && !requires.accepts.iter().any(|t| t == typename)
                 {
                     continue;
                 }
-                let Some(representation) = represent(object, &requires.selections) else {
+                let Some(mut representation) = represent(object, &requires.selections) else {
                     continue;
                 };
+                // An `@interfaceObject` subgraph knows the object by its interface's name.
+                representation["__typename"] = Value::String(requires.type_name.clone());
                 let text = representation.to_string();
                 let index = *seen.entry(text).or_insert_with(|| {
                     representations.push(representation);
@@ -392,6 +397,9 @@ fn merge(into: &mut Value, from: Value) {
         (Value::Object(into), Value::Object(from)) => {
             for (key, value) in from {
                 match into.get_mut(&key) {
+                    // The first subgraph's `__typename` is the concrete one; an
+                    // `@interfaceObject` subgraph answers with the interface's name.
+                    Some(_) if key == "__typename" => {}
                     Some(existing) => merge(existing, value),
                     None => {
                         into.insert(key, value);

@@ -38,6 +38,9 @@ pub struct Key {
     pub selection_set: SelectionSet,
     /// `resolvable: false` keys identify the entity but cannot be fetched by.
     pub resolvable: bool,
+    /// The subgraph models this interface as an object (`@interfaceObject`): representations
+    /// carry the interface's name as `__typename`.
+    pub interface_object: bool,
 }
 
 /// How one subgraph knows a field.
@@ -212,6 +215,10 @@ fn read_type(
                     .specified_argument_by_name("resolvable")
                     .and_then(|v| v.to_bool())
                     .unwrap_or(true),
+                interface_object: join
+                    .specified_argument_by_name("isInterfaceObject")
+                    .and_then(|v| v.to_bool())
+                    == Some(true),
             });
         }
     }
