@@ -146,7 +146,7 @@ async fn subgraphs_are_seeded_consistently() {
 
 #[tokio::test]
 async fn the_canonical_benchmark_query_touches_all_four_subgraphs() {
-    let query = include_str!("../../../schema/operations/canonical.graphql");
+    let query = include_str!("../schema/operations/canonical.graphql");
     let body = gql(query, json!({})).await;
     assert!(body.get("errors").is_none(), "{body}");
     let first_user = &body["data"]["users"][0];
@@ -506,7 +506,7 @@ fn plan_command_prints_the_query_plan() {
 async fn reloads_a_changed_supergraph_and_refuses_a_broken_one() {
     let dev = dev();
     let file = std::env::temp_dir().join(format!("mosaic-reload-{}.graphql", std::process::id()));
-    let original = include_str!("../../../schema/supergraph.graphql");
+    let original = include_str!("../schema/supergraph.graphql");
     std::fs::write(&file, original).expect("writing the supergraph");
     let port = free_ports();
     let [accounts, products, inventory, reviews] = dev.subgraphs;
