@@ -147,7 +147,18 @@ impl Builder<'_> {
         if self.is_abstract(parent) {
             out.add(Selection::typename());
         }
+        // A subgraph modelling an interface as an object (`@interfaceObject`) knows neither the
+        // concrete `__typename` nor the implementations' fields: those come from the subgraph
+        // that defines the interface, through the interface's key.
+        let real = self.interface_home(parent, graph);
         for selection in &set.selections {
+            if let Some(home) = real {
+                if self.plan_in_interface_home(
+                    group, graph, home, parent, selection, path, provided, &mut out,
+                )? {
+                    continue;
+                }
+            }
             match selection {
                 executable::Selection::Field(field) => {
                     self.plan_field(group, graph, parent, field, path, provided, &mut out)?;
@@ -184,6 +195,96 @@ impl Builder<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The subgraph defining `interface` with a resolvable key, when `graph` models it as an
+    /// object.
+    fn interface_home(&self, interface: &Name, graph: GraphId) -> Option<GraphId> {
+        if !self.is_abstract(interface)
+            || !self
+                .supergraph
+                .keys(interface, graph)
+                .any(|k| k.interface_object)
+        {
+            return None;
+        }
+        (0..self.supergraph.graphs.len()).find(|&g| {
+            g != graph
+                && self
+                    .supergraph
+                    .keys(interface, g)
+                    .any(|k| k.resolvable && !k.interface_object)
+        })
+    }
+
+    /// Sends `__typename` and fragments on implementations to the interface's home subgraph.
+    /// Returns whether `selection` was placed there.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_in_interface_home(
+        &mut self,
+        group: GroupId,
+        graph: GraphId,
+        home: GraphId,
+        interface: &Name,
+        selection: &executable::Selection,
+        path: &Path,
+        provided: Option<&SelectionSet>,
+        out: &mut Selections,
+    ) -> Result<bool, PlanError> {
+        let concrete = |condition: Option<&Name>| {
+            condition.is_some_and(|c| c != interface && !self.is_abstract(c))
+        };
+        let (condition, directives, set) = match selection {
+            executable::Selection::Field(f) if f.name == "__typename" => {
+                (None, &f.directives, None)
+            }
+            executable::Selection::InlineFragment(f) if concrete(f.type_condition.as_ref()) => (
+                f.type_condition.clone(),
+                &f.directives,
+                Some(&f.selection_set),
+            ),
+            executable::Selection::FragmentSpread(s)
+                if concrete(Some(
+                    self.document.fragments[&s.fragment_name].type_condition(),
+                )) =>
+            {
+                let fragment = &self.document.fragments[&s.fragment_name];
+                (
+                    Some(fragment.type_condition().clone()),
+                    &s.directives,
+                    Some(&fragment.selection_set),
+                )
+            }
+            _ => return Ok(false),
+        };
+        let key = self.key_for(interface, home, graph, provided)?;
+        out.add(Selection::typename());
+        out.merge(key.clone());
+        let child = self.entity_group(path, home, interface, false, group);
+        let mut representation = Selections::default();
+        representation.add(Selection::typename());
+        representation.merge(key);
+        let mut placed = Selections::default();
+        placed.add(Selection::typename());
+        if let Some(set) = set {
+            self.plan_fragment(
+                child,
+                home,
+                interface,
+                condition,
+                directives,
+                set,
+                path,
+                None,
+                &mut placed,
+            )?;
+        }
+        let target = &mut self.groups[child];
+        target.selections.merge(placed);
+        if let Some((_, existing)) = &mut target.entity {
+            existing.merge(representation);
+        }
+        Ok(true)
     }
 
     #[allow(clippy::too_many_arguments)]

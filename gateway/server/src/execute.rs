@@ -165,10 +165,23 @@ impl Run<'_> {
                     0 => entities[*index].take(),
                     _ => entities[*index].clone(),
                 };
+                let concrete = entity
+                    .as_ref()
+                    .and_then(|e| e.get("__typename"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 if let (Some(entity @ Value::Object(_)), Some(object)) =
                     (entity, find_mut(&mut data, steps))
                 {
                     merge(object, entity);
+                    // An object known so far only by its interface's name gets its concrete type.
+                    if requires.accepts.is_empty()
+                        && object.get("__typename").and_then(Value::as_str)
+                            == Some(requires.type_name.as_str())
+                        && let Some(concrete) = concrete
+                    {
+                        object["__typename"] = Value::String(concrete);
+                    }
                 }
             }
         }
