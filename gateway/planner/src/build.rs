@@ -152,12 +152,12 @@ impl Builder<'_> {
         // that defines the interface, through the interface's key.
         let real = self.interface_home(parent, graph);
         for selection in &set.selections {
-            if let Some(home) = real {
-                if self.plan_in_interface_home(
+            if let Some(home) = real
+                && self.plan_in_interface_home(
                     group, graph, home, parent, selection, path, provided, &mut out,
-                )? {
-                    continue;
-                }
+                )?
+            {
+                continue;
             }
             match selection {
                 executable::Selection::Field(field) => {
