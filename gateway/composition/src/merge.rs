@@ -1020,6 +1020,7 @@ impl Merger<'_> {
             }
         }
         let mut reported: BTreeSet<String> = BTreeSet::new();
+        let mut unresolved: Vec<(&str, &Name, usize, Vec<String>)> = Vec::new();
         while let Some((at, type_name, path)) = queue.pop_front() {
             if !seen.insert((at, type_name)) {
                 continue;
@@ -1066,21 +1067,32 @@ impl Merger<'_> {
                             }
                         }
                     }
-                    None => {
-                        let coordinate = format!("{type_name}.{field}");
-                        if reported.insert(coordinate.clone()) {
-                            let from = &occurrences[here].subgraph.name;
-                            let query = path
-                                .iter()
-                                .rev()
-                                .fold(format!("{{ {field} }}"), |inner, step| {
-                                    format!("{{ {step} {inner} }}")
-                                });
-                            self.error("SATISFIABILITY_ERROR", None, format!("The supergraph API query `{query}` cannot be satisfied: from subgraph \"{from}\", no subgraph it can reach by a key it can provide resolves \"{coordinate}\"."));
-                        }
-                    }
+                    None => unresolved.push((type_name, field, here, path.clone())),
                 }
             }
+        }
+        // A shared path (shareable root fields, value types) may reach the type in a subgraph
+        // that resolves the field: the planner then takes that route from the root.
+        for (type_name, field, here, path) in unresolved {
+            let occurrences = &names[type_name];
+            let elsewhere = occurrences.iter().any(|o| {
+                seen.contains(&(index_of[o.subgraph.name.as_str()], type_name))
+                    && fields_of(o.ty)
+                        .get(field)
+                        .is_some_and(|f| !f.directives.has(o.subgraph.fed("external")))
+            });
+            let coordinate = format!("{type_name}.{field}");
+            if elsewhere || !reported.insert(coordinate.clone()) {
+                continue;
+            }
+            let from = &occurrences[here].subgraph.name;
+            let query = path
+                .iter()
+                .rev()
+                .fold(format!("{{ {field} }}"), |inner, step| {
+                    format!("{{ {step} {inner} }}")
+                });
+            self.error("SATISFIABILITY_ERROR", None, format!("The supergraph API query `{query}` cannot be satisfied: from subgraph \"{from}\", no subgraph it can reach by a key it can provide resolves \"{coordinate}\"."));
         }
     }
 }

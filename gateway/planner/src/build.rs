@@ -52,6 +52,11 @@ struct Builder<'a> {
     touched: Vec<GroupId>,
     /// How many key or `@requires` field sets are being planned inside one another.
     indirection: usize,
+    /// The fields from the root down to the selection being planned, with their parent types.
+    ancestors: Vec<(Name, executable::Field)>,
+    /// Root fetches added while planning (a shared root field asked again of another subgraph).
+    extra_roots: Vec<GroupId>,
+    is_query: bool,
 }
 
 /// Bound on nested key/requires planning, so cyclic key dependencies end in an error.
@@ -73,8 +78,12 @@ pub fn plan(
         index: HashMap::new(),
         touched: Vec::new(),
         indirection: 0,
+        ancestors: Vec::new(),
+        extra_roots: Vec::new(),
+        is_query: operation.operation_type == OperationType::Query,
     };
-    let roots = builder.plan_root(operation)?;
+    let mut roots = builder.plan_root(operation)?;
+    roots.append(&mut builder.extra_roots);
     builder.fold_into_requires_groups();
     let node = builder.into_node(&roots, operation);
     Ok(QueryPlan { node })
@@ -384,6 +393,9 @@ impl Builder<'_> {
         let target = self
             .pick_source(&sources, path, parent)
             .ok_or_else(|| PlanError::Unresolvable(parent.to_string(), field.name.to_string()))?;
+        if self.requery_from_root(group, target, parent, field, path)? {
+            return Ok(());
+        }
         // A key this subgraph can supply directly; else any key of the target, its fields fetched
         // first from wherever they resolve (like `@requires` fields).
         let mut needed: Vec<SelectionSet> = Vec::new();
@@ -449,6 +461,70 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// A type the target subgraph has no key for, reached from a root fetch through fields the
+    /// target also resolves (shared root fields, value types): ask the target for the same path
+    /// from its own root.
+    fn requery_from_root(
+        &mut self,
+        group: GroupId,
+        target: &FieldSource,
+        parent: &Name,
+        field: &executable::Field,
+        path: &Path,
+    ) -> Result<bool, PlanError> {
+        let graph = target.graph;
+        let in_root_fetch = self.groups[group].entity.is_none();
+        if !self.is_query || !in_root_fetch || self.supergraph.keys(parent, graph).next().is_some()
+        {
+            return Ok(false);
+        }
+        let root_type = Name::new_static_unchecked("Query");
+        let mut parent_of = root_type.clone();
+        for (returned, ancestor) in &self.ancestors {
+            let resolves = self
+                .supergraph
+                .field_sources(&parent_of, &ancestor.name)
+                .iter()
+                .any(|s| s.graph == graph && !s.external);
+            if !resolves {
+                return Ok(false);
+            }
+            parent_of = returned.clone();
+        }
+        let root = match self
+            .groups
+            .iter()
+            .position(|g| g.entity.is_none() && g.graph == graph)
+        {
+            Some(root) => root,
+            None => {
+                self.groups.push(Group {
+                    graph,
+                    entity: None,
+                    path: Vec::new(),
+                    selections: Selections::default(),
+                    deps: Vec::new(),
+                    folded: false,
+                    interface_object: false,
+                });
+                self.extra_roots.push(self.groups.len() - 1);
+                self.groups.len() - 1
+            }
+        };
+        let mut selection = self.local_field(root, graph, field, path, target.provides.as_ref())?;
+        for (_, ancestor) in self.ancestors.iter().rev() {
+            selection = Selection::Field {
+                alias: ancestor.alias.clone(),
+                name: ancestor.name.clone(),
+                arguments: ancestor.arguments.clone(),
+                directives: ancestor.directives.clone(),
+                selections: Some(Selections(vec![selection])),
+            };
+        }
+        self.groups[root].selections.add(selection);
+        Ok(true)
+    }
+
     /// `field` resolved by `graph` in `group`, its sub-selections planned from there.
     fn local_field(
         &mut self,
@@ -469,14 +545,17 @@ impl Builder<'_> {
                 ty = inner;
             }
             let child_type = field.definition.ty.inner_named_type();
-            Some(self.plan_set(
+            self.ancestors.push((child_type.clone(), field.clone()));
+            let planned = self.plan_set(
                 group,
                 graph,
                 child_type,
                 &field.selection_set,
                 &child_path,
                 provided,
-            )?)
+            );
+            self.ancestors.pop();
+            Some(planned?)
         };
         Ok(Selection::Field {
             alias: field.alias.clone(),
