@@ -21,6 +21,9 @@ impl Drop for Process {
 /// The shared dev stack: gateway port, then the four subgraph ports.
 struct Dev {
     _process: Process,
+    /// Held open for the life of the test process: when it ends, `mosaic dev` sees its standard
+    /// input close and exits (a `static` is never dropped, so `Process` alone would leak it).
+    _stdin: std::process::ChildStdin,
     gateway: u16,
     subgraphs: [u16; 4],
 }
@@ -35,9 +38,10 @@ fn free_ports() -> u16 {
 
 /// Starts `mosaic ARGS` and waits until it prints "Press Ctrl-C" (or, for the plain gateway,
 /// until the port answers).
-fn spawn(args: &[String]) -> Process {
+fn spawn(args: &[String]) -> (Process, std::process::ChildStdin) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
         .args(args)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -48,7 +52,8 @@ fn spawn(args: &[String]) -> Process {
         .map_while(Result::ok)
         .any(|line| line.starts_with("Press Ctrl-C"));
     assert!(ready, "mosaic {args:?} exited before it was up");
-    Process(child)
+    let stdin = child.stdin.take().expect("piped stdin");
+    (Process(child), stdin)
 }
 
 fn dev() -> &'static Dev {
@@ -57,8 +62,9 @@ fn dev() -> &'static Dev {
         let data_dir = std::env::temp_dir().join(format!("mosaic-e2e-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         let base = free_ports();
-        let process = spawn(&[
+        let (process, stdin) = spawn(&[
             "dev".into(),
+            "--stop-on-stdin-eof".into(),
             "--port".into(),
             base.to_string(),
             "--base-port".into(),
@@ -68,6 +74,7 @@ fn dev() -> &'static Dev {
         ]);
         Dev {
             _process: process,
+            _stdin: stdin,
             gateway: base,
             subgraphs: [base + 1, base + 2, base + 3, base + 4],
         }

@@ -99,6 +99,9 @@ struct DevArgs {
     /// HMAC key shared by the subgraphs to sign and verify tokens [default: the dev key].
     #[arg(long, env = "MOSAIC_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
+    /// Exit when standard input closes: lets a test harness that dies take the stack with it.
+    #[arg(long, hide = true)]
+    stop_on_stdin_eof: bool,
 }
 
 #[derive(clap::Args)]
@@ -281,6 +284,13 @@ fn print_report(report: &mosaic::registry::CheckReport, operations: usize) {
 
 /// Starts every subgraph and the gateway, prints where each listens, and serves until Ctrl-C.
 async fn dev(args: DevArgs) -> anyhow::Result<()> {
+    if args.stop_on_stdin_eof {
+        tokio::spawn(async {
+            let mut sink = tokio::io::sink();
+            let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut sink).await;
+            std::process::exit(0);
+        });
+    }
     let subgraphs = vec![
         start_dev::<accounts::Accounts>(&args, 0).await?,
         start_dev::<products::Products>(&args, 1).await?,
