@@ -165,22 +165,19 @@ impl Run<'_> {
                     0 => entities[*index].take(),
                     _ => entities[*index].clone(),
                 };
-                let concrete = entity
-                    .as_ref()
-                    .and_then(|e| e.get("__typename"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
                 if let (Some(entity @ Value::Object(_)), Some(object)) =
                     (entity, find_mut(&mut data, steps))
                 {
+                    let known = object.get("__typename").cloned();
                     merge(object, entity);
-                    // An object known so far only by its interface's name gets its concrete type.
-                    if requires.accepts.is_empty()
-                        && object.get("__typename").and_then(Value::as_str)
-                            == Some(requires.type_name.as_str())
-                        && let Some(concrete) = concrete
-                    {
-                        object["__typename"] = Value::String(concrete);
+                    // An `@interfaceObject` subgraph answers with the interface's name: the
+                    // concrete type known before stays. The other way round, an object known
+                    // only by its interface's name takes the concrete type just fetched.
+                    let keep_known = !requires.accepts.is_empty()
+                        || known.as_ref().and_then(Value::as_str)
+                            != Some(requires.type_name.as_str());
+                    if let (true, Some(known)) = (keep_known, known) {
+                        object["__typename"] = known;
                     }
                 }
             }
@@ -410,9 +407,6 @@ fn merge(into: &mut Value, from: Value) {
         (Value::Object(into), Value::Object(from)) => {
             for (key, value) in from {
                 match into.get_mut(&key) {
-                    // The first subgraph's `__typename` is the concrete one; an
-                    // `@interfaceObject` subgraph answers with the interface's name.
-                    Some(_) if key == "__typename" => {}
                     Some(existing) => merge(existing, value),
                     None => {
                         into.insert(key, value);
