@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use serde_json::{Value, json};
 
@@ -28,12 +29,19 @@ struct Dev {
     subgraphs: [u16; 4],
 }
 
-/// Five consecutive free loopback ports.
+/// Five consecutive free loopback ports. Tests run in parallel threads: every candidate block is
+/// handed out once, so two tests never pick the same block before either binds it.
 fn free_ports() -> u16 {
-    (0..200)
-        .map(|i| 20_000 + (std::process::id() as u16 % 1000) * 40 + i * 5)
-        .find(|&base| (base..base + 5).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok()))
-        .expect("five free consecutive ports")
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let origin = (std::process::id() % 400) as u16 * 100;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < 2_000, "no five free consecutive ports");
+        let base = 20_000 + (origin + n * 5) % 40_000;
+        if (base..base + 5).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok()) {
+            return base;
+        }
+    }
 }
 
 /// Starts `mosaic ARGS` and waits until it prints "Press Ctrl-C" (or, for the plain gateway,
@@ -395,33 +403,10 @@ async fn introspection_shows_the_api_schema() {
 
 #[tokio::test]
 async fn a_dead_subgraph_gives_partial_data_and_a_coded_error() {
-    let dev = dev();
     let port = free_ports();
-    let supergraph = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../schema/supergraph.graphql"
-    );
-    let [accounts, products, _, reviews] = dev.subgraphs;
-    let _gateway = spawn_gateway(
-        &[
-            "gateway".into(),
-            "--supergraph".into(),
-            supergraph.into(),
-            "--listen".into(),
-            format!("127.0.0.1:{port}"),
-            "--subgraph-url".into(),
-            format!("accounts=http://127.0.0.1:{accounts}/graphql"),
-            "--subgraph-url".into(),
-            format!("products=http://127.0.0.1:{products}/graphql"),
-            "--subgraph-url".into(),
-            format!("reviews=http://127.0.0.1:{reviews}/graphql"),
-            "--subgraph-url".into(),
-            // Nothing listens on port 9 (discard) here: inventory is down.
-            "inventory=http://127.0.0.1:9/graphql".into(),
-        ],
-        port,
-    )
-    .await;
+    // Nothing listens on port 9 (discard) here: inventory is down.
+    let down = [("inventory", "http://127.0.0.1:9/graphql".to_owned())];
+    let _gateway = spawn_gateway(&gateway_args(port, SUPERGRAPH, &down, &[]), port).await;
     let (status, body) = post(
         port,
         json!({ "query": r#"{ product(upc: "1") { name shippingEstimate } }"# }),
@@ -449,6 +434,36 @@ async fn a_dead_subgraph_gives_partial_data_and_a_coded_error() {
     assert_eq!(code(&body), "SUBREQUEST_HTTP_ERROR");
 }
 
+/// Arguments of a `mosaic gateway` on `port` over `supergraph`, in front of the dev subgraphs
+/// except those `overrides` points elsewhere, plus `extra` flags.
+fn gateway_args(
+    port: u16,
+    supergraph: &str,
+    overrides: &[(&str, String)],
+    extra: &[&str],
+) -> Vec<String> {
+    let mut args: Vec<String> = ["gateway", "--supergraph", supergraph, "--listen"]
+        .map(String::from)
+        .to_vec();
+    args.push(format!("127.0.0.1:{port}"));
+    let names = ["accounts", "products", "inventory", "reviews"];
+    for (name, dev_port) in names.into_iter().zip(dev().subgraphs) {
+        let url = overrides.iter().find(|(n, _)| *n == name).map_or_else(
+            || format!("http://127.0.0.1:{dev_port}/graphql"),
+            |(_, url)| url.clone(),
+        );
+        args.push("--subgraph-url".into());
+        args.push(format!("{name}={url}"));
+    }
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+const SUPERGRAPH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../schema/supergraph.graphql"
+);
+
 /// Starts a plain `mosaic gateway` and waits until its port answers.
 async fn spawn_gateway(args: &[String], port: u16) -> Process {
     let child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
@@ -475,10 +490,7 @@ async fn spawn_gateway(args: &[String], port: u16) -> Process {
 
 #[test]
 fn plan_command_prints_the_query_plan() {
-    let supergraph = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../schema/supergraph.graphql"
-    );
+    let supergraph = SUPERGRAPH;
     let output = Command::new(env!("CARGO_BIN_EXE_mosaic"))
         .args([
             "plan",
@@ -511,32 +523,12 @@ fn plan_command_prints_the_query_plan() {
 
 #[tokio::test]
 async fn reloads_a_changed_supergraph_and_refuses_a_broken_one() {
-    let dev = dev();
     let file = std::env::temp_dir().join(format!("mosaic-reload-{}.graphql", std::process::id()));
     let original = include_str!("../schema/supergraph.graphql");
     std::fs::write(&file, original).expect("writing the supergraph");
     let port = free_ports();
-    let [accounts, products, inventory, reviews] = dev.subgraphs;
     let mut child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-        .args(["gateway", "--supergraph"])
-        .arg(&file)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args([
-            "--subgraph-url",
-            &format!("accounts=http://127.0.0.1:{accounts}/graphql"),
-        ])
-        .args([
-            "--subgraph-url",
-            &format!("products=http://127.0.0.1:{products}/graphql"),
-        ])
-        .args([
-            "--subgraph-url",
-            &format!("inventory=http://127.0.0.1:{inventory}/graphql"),
-        ])
-        .args([
-            "--subgraph-url",
-            &format!("reviews=http://127.0.0.1:{reviews}/graphql"),
-        ])
+        .args(gateway_args(port, &file.display().to_string(), &[], &[]))
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
@@ -626,11 +618,7 @@ fn composes_from_live_subgraphs() {
         dev.subgraphs[0]
     )));
     // Same graph as the checked-in files describe, routing URLs aside.
-    let checked_in = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../schema/supergraph.graphql"
-    ))
-    .expect("readable");
+    let checked_in = std::fs::read_to_string(SUPERGRAPH).expect("readable");
     let without_urls = |sdl: &str| -> std::collections::BTreeSet<String> {
         mosaic_composition::fingerprint(sdl)
             .into_iter()
@@ -651,27 +639,18 @@ async fn slow_subgraphs_hit_the_subgraph_and_request_timeouts() {
             held.push(stream);
         }
     });
-    let supergraph = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../schema/supergraph.graphql"
-    );
-    let products = dev().subgraphs[1];
-    let args = |port: u16, subgraph_timeout: &str, request_timeout: &str| -> Vec<String> {
-        vec![
-            "gateway".into(),
-            "--supergraph".into(),
-            supergraph.into(),
-            "--listen".into(),
-            format!("127.0.0.1:{port}"),
-            "--subgraph-url".into(),
-            format!("products=http://127.0.0.1:{products}/graphql"),
-            "--subgraph-url".into(),
-            format!("inventory=http://127.0.0.1:{silent_port}/graphql"),
-            "--subgraph-timeout".into(),
-            subgraph_timeout.into(),
-            "--request-timeout".into(),
-            request_timeout.into(),
-        ]
+    let silent = [(
+        "inventory",
+        format!("http://127.0.0.1:{silent_port}/graphql"),
+    )];
+    let args = |port: u16, subgraph_timeout: &str, request_timeout: &str| {
+        let timeouts = [
+            "--subgraph-timeout",
+            subgraph_timeout,
+            "--request-timeout",
+            request_timeout,
+        ];
+        gateway_args(port, SUPERGRAPH, &silent, &timeouts)
     };
     let query = json!({ "query": r#"{ product(upc: "1") { name shippingEstimate } }"# });
 
