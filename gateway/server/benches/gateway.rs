@@ -2,13 +2,11 @@
 //! large merged response. Run with `cargo bench -p mosaic`.
 
 use std::hint::black_box;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mosaic::pipeline::Gateway;
 use mosaic::response::Projection;
-use mosaic::serve::{self, GatewayOptions, SupergraphSource};
+use mosaic::serve::{self, GatewayOptions};
 use serde_json::{Map, Value};
 
 const SUPERGRAPH: &str = include_str!("../../../schema/supergraph.graphql");
@@ -16,15 +14,12 @@ const QUERY: &str = include_str!("../../../schema/operations/canonical.graphql")
 const DATA: &str = include_str!("canonical-data.json");
 
 fn gateway() -> Gateway {
-    let options = GatewayOptions {
-        supergraph: SupergraphSource::Text(SUPERGRAPH),
-        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        subgraph_urls: Vec::new(),
-        subgraph_timeout: Duration::from_secs(30),
-        request_timeout: Duration::from_secs(60),
-        expose_plans: false,
-    };
-    serve::build(SUPERGRAPH, &options, reqwest::Client::new()).expect("the demo supergraph loads")
+    serve::build(
+        SUPERGRAPH,
+        &GatewayOptions::default(),
+        reqwest::Client::new(),
+    )
+    .expect("the demo supergraph loads")
 }
 
 fn planning(c: &mut Criterion) {
@@ -56,14 +51,11 @@ fn shaping(c: &mut Criterion) {
     let variables = Map::new();
     c.bench_function("shape canonical response (~300 KB)", |b| {
         b.iter(|| {
-            let mut projection = Projection {
-                schema: &gateway.supergraph.api_schema,
-                document: &prepared.document,
-                variables: &variables,
-                introspection: None,
-                known_errors: &[],
-                new_errors: Vec::new(),
-            };
+            let mut projection = Projection::new(
+                &gateway.supergraph.api_schema,
+                &prepared.document,
+                &variables,
+            );
             let mut out = Vec::with_capacity(400_000);
             projection.write_data(operation, &merged, &mut out);
             black_box(out)

@@ -116,10 +116,10 @@ struct GatewayArgs {
     #[arg(long = "subgraph-url", value_parser = parse_pair)]
     subgraph_urls: Vec<(String, String)>,
     /// Timeout of each subgraph request, in seconds.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = serve::DEFAULT_SUBGRAPH_TIMEOUT.as_secs())]
     subgraph_timeout: u64,
     /// Timeout of each client request, all its subgraph fetches included, in seconds.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = serve::DEFAULT_REQUEST_TIMEOUT.as_secs())]
     request_timeout: u64,
     /// Return the query plan in `extensions.queryPlan` to requests with `x-mosaic-query-plan: true`.
     #[arg(long)]
@@ -189,15 +189,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<()> {
         Ok(text) => text,
         Err(_) => args.operation.clone(),
     };
-    let options = GatewayOptions {
-        supergraph: SupergraphSource::Text(""),
-        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        subgraph_urls: Vec::new(),
-        subgraph_timeout: Duration::from_secs(30),
-        request_timeout: Duration::from_secs(60),
-        expose_plans: false,
-    };
-    let gateway = serve::build(&sdl, &options, reqwest::Client::new())?;
+    let gateway = serve::build(&sdl, &GatewayOptions::default(), reqwest::Client::new())?;
     let prepared = gateway
         .prepare(&operation, args.operation_name.as_deref())
         .map_err(|e| anyhow::anyhow!("{e}: {}", serde_json::Value::Array(e.errors())))?;
@@ -304,9 +296,8 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
             .iter()
             .map(|s| (s.name.to_owned(), format!("http://{}/graphql", s.addr)))
             .collect(),
-        subgraph_timeout: Duration::from_secs(30),
-        request_timeout: Duration::from_secs(60),
         expose_plans: true,
+        ..GatewayOptions::default()
     })
     .await?;
     println!("Mosaic dev is up:");

@@ -22,7 +22,6 @@ use crate::response::Projection;
 const RECURSION_LIMIT: usize = 256;
 const TOKEN_LIMIT: usize = 15_000;
 const PLAN_CACHE_SIZE: usize = 1024;
-const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A GraphQL-over-HTTP request body (or GET parameters, decoded).
 #[derive(Debug, Default, Deserialize)]
@@ -110,13 +109,18 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(supergraph: Arc<Supergraph>, subgraphs: Subgraphs, expose_plans: bool) -> Self {
+    pub fn new(
+        supergraph: Arc<Supergraph>,
+        subgraphs: Subgraphs,
+        expose_plans: bool,
+        request_timeout: std::time::Duration,
+    ) -> Self {
         let size = NonZeroUsize::new(PLAN_CACHE_SIZE).expect("a non-zero constant");
         Self {
             supergraph,
             subgraphs,
             expose_plans,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            request_timeout,
             cache: Mutex::new(LruCache::new(size)),
         }
     }
@@ -203,14 +207,9 @@ impl Gateway {
             .ok()
             .and_then(|v| v.as_object().cloned())
             .unwrap_or_default();
-        let mut projection = Projection {
-            schema,
-            document: &prepared.document,
-            variables: &coerced,
-            introspection: introspection.as_ref(),
-            known_errors: &errors,
-            new_errors: Vec::new(),
-        };
+        let mut projection = Projection::new(schema, &prepared.document, &coerced);
+        projection.introspection = introspection.as_ref();
+        projection.known_errors = &errors;
         let mut body = Vec::with_capacity(4096);
         body.extend_from_slice(b"{\"data\":");
         projection.write_data(operation, &merged, &mut body);

@@ -24,6 +24,22 @@ pub struct Projection<'a> {
 }
 
 impl<'a> Projection<'a> {
+    /// A projection with no introspection results and no errors reported yet.
+    pub fn new(
+        schema: &'a Valid<Schema>,
+        document: &'a ExecutableDocument,
+        variables: &'a Map<String, Value>,
+    ) -> Self {
+        Self {
+            schema,
+            document,
+            variables,
+            introspection: None,
+            known_errors: &[],
+            new_errors: Vec::new(),
+        }
+    }
+
     /// Writes the response's `data` value into `out`: an object, or `null` when a non-null root
     /// field is null.
     pub fn write_data(&mut self, operation: &Operation, merged: &Value, out: &mut Vec<u8>) {

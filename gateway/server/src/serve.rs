@@ -40,6 +40,23 @@ pub struct GatewayOptions {
     pub expose_plans: bool,
 }
 
+/// Defaults: safe for a gateway in front of ordinary subgraphs.
+pub const DEFAULT_SUBGRAPH_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        Self {
+            supergraph: SupergraphSource::Text(""),
+            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            subgraph_urls: Vec::new(),
+            subgraph_timeout: DEFAULT_SUBGRAPH_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            expose_plans: false,
+        }
+    }
+}
+
 pub struct Running {
     pub addr: SocketAddr,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -59,18 +76,18 @@ pub fn build(
         })?;
         urls[graph] = url.clone();
     }
-    let mut gateway = Gateway::new(
+    let subgraphs = Subgraphs {
+        client,
+        urls,
+        timeout: options.subgraph_timeout,
+        in_flight: Default::default(),
+    };
+    Ok(Gateway::new(
         supergraph,
-        Subgraphs {
-            client,
-            urls,
-            timeout: options.subgraph_timeout,
-            in_flight: Default::default(),
-        },
+        subgraphs,
         options.expose_plans,
-    );
-    gateway.request_timeout = options.request_timeout;
-    Ok(gateway)
+        options.request_timeout,
+    ))
 }
 
 pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {

@@ -1,10 +1,7 @@
 //! Response shaping on its own: merged subgraph data in, the client's response bytes out.
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
-
 use mosaic::response::Projection;
-use mosaic::serve::{self, GatewayOptions, SupergraphSource};
+use mosaic::serve::{self, GatewayOptions};
 use serde_json::{Map, Value, json};
 
 /// Shapes `merged` for `query` over the supergraph of a composition fixture.
@@ -14,16 +11,8 @@ fn shape(case: &str, query: &str, merged: Value) -> (Value, Vec<Value>) {
         env!("CARGO_MANIFEST_DIR")
     );
     let sdl = std::fs::read_to_string(path).expect("the fixture supergraph");
-    let options = GatewayOptions {
-        supergraph: SupergraphSource::Text(""),
-        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        subgraph_urls: Vec::new(),
-        subgraph_timeout: Duration::from_secs(1),
-        request_timeout: Duration::from_secs(60),
-        expose_plans: false,
-    };
-    let gateway =
-        serve::build(&sdl, &options, reqwest::Client::new()).expect("the supergraph loads");
+    let gateway = serve::build(&sdl, &GatewayOptions::default(), reqwest::Client::new())
+        .expect("the supergraph loads");
     let prepared = gateway.prepare(query, None).expect("the query is valid");
     let operation = prepared
         .document
@@ -31,14 +20,11 @@ fn shape(case: &str, query: &str, merged: Value) -> (Value, Vec<Value>) {
         .get(None)
         .expect("one operation");
     let variables = Map::new();
-    let mut projection = Projection {
-        schema: &gateway.supergraph.api_schema,
-        document: &prepared.document,
-        variables: &variables,
-        introspection: None,
-        known_errors: &[],
-        new_errors: Vec::new(),
-    };
+    let mut projection = Projection::new(
+        &gateway.supergraph.api_schema,
+        &prepared.document,
+        &variables,
+    );
     let mut out = Vec::new();
     projection.write_data(operation, &merged, &mut out);
     (
