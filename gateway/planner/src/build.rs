@@ -10,7 +10,7 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Name, ast};
 use mosaic_supergraph::{FieldSource, GraphId, Supergraph};
 
-use crate::plan::{FetchNode, PathSegment, PlanNode, QueryPlan, Requires};
+use crate::plan::{EntityInput, FetchNode, PathSegment, PlanNode, QueryPlan, Requires};
 use crate::selection::{Selection, Selections};
 
 #[derive(Debug, thiserror::Error)]
@@ -734,6 +734,11 @@ impl Builder<'_> {
                 children[parent].push(id);
             }
         }
+        if self.is_query
+            && let Some(staged) = self.staged(&levels, roots, &children, operation)
+        {
+            return Some(staged);
+        }
         let nodes: Vec<PlanNode> = roots
             .iter()
             .map(|&r| self.subtree(r, &children, operation))
@@ -764,6 +769,90 @@ impl Builder<'_> {
         levels
     }
 
+    /// When entity fetches to one subgraph could run at the same time, the plan runs in stages
+    /// (the groups of one level in parallel, levels in sequence) and each such set goes out as
+    /// one request. Every fetch costs a round trip and a subgraph query, so fewer, larger
+    /// fetches beat a deeper pipeline. `None` when nothing would be batched.
+    fn staged(
+        &self,
+        levels: &[usize],
+        roots: &[GroupId],
+        children: &[Vec<GroupId>],
+        operation: &Operation,
+    ) -> Option<PlanNode> {
+        let mut live: Vec<GroupId> = roots.to_vec();
+        let mut next = 0;
+        while let Some(&id) = live.get(next) {
+            live.extend(&children[id]);
+            next += 1;
+        }
+        live.sort_by_key(|&id| (levels[id], id));
+        let mut stages: Vec<Vec<Vec<GroupId>>> = Vec::new();
+        for id in live {
+            let level = levels[id];
+            stages.resize_with(stages.len().max(level + 1), Vec::new);
+            let batch = stages[level]
+                .iter_mut()
+                .find(|batch| self.can_batch(batch, id));
+            match batch {
+                Some(batch) => batch.push(id),
+                None => stages[level].push(vec![id]),
+            }
+        }
+        if stages.iter().flatten().all(|batch| batch.len() == 1) {
+            return None;
+        }
+        let nodes = stages
+            .into_iter()
+            .filter_map(|stage| {
+                let nodes = stage
+                    .iter()
+                    .map(|b| self.batch_node(b, operation))
+                    .collect();
+                wrap(nodes, |nodes| PlanNode::Parallel { nodes })
+            })
+            .collect();
+        wrap(nodes, |nodes| PlanNode::Sequence { nodes })
+    }
+
+    /// Entity groups of one subgraph share a request unless two ask different things of the
+    /// same type (their selections could clash in one `_entities` selection).
+    fn can_batch(&self, batch: &[GroupId], id: GroupId) -> bool {
+        let group = &self.groups[id];
+        let Some((type_name, _)) = &group.entity else {
+            return false;
+        };
+        batch.iter().all(|&other| {
+            let other = &self.groups[other];
+            match &other.entity {
+                Some((other_type, _)) => {
+                    other.graph == group.graph
+                        && (other_type != type_name || other.selections == group.selections)
+                }
+                None => false,
+            }
+        })
+    }
+
+    fn batch_node(&self, batch: &[GroupId], operation: &Operation) -> PlanNode {
+        let [id] = batch else {
+            let mut fetch = self.fetch(batch, operation);
+            let inputs = batch
+                .iter()
+                .map(|&id| EntityInput {
+                    path: self.groups[id].path.clone(),
+                    requires: self.requires(id).expect("batches hold entity groups"),
+                })
+                .collect();
+            fetch.requires = None;
+            return PlanNode::Batch {
+                inputs,
+                node: Box::new(PlanNode::Fetch(fetch)),
+            };
+        };
+        self.fetch_node(*id, operation)
+    }
+
     fn subtree(&self, id: GroupId, children: &[Vec<GroupId>], operation: &Operation) -> PlanNode {
         let fetch = self.fetch_node(id, operation);
         let kids: Vec<PlanNode> = children[id]
@@ -779,16 +868,54 @@ impl Builder<'_> {
     }
 
     fn fetch_node(&self, id: GroupId, operation: &Operation) -> PlanNode {
+        let node = PlanNode::Fetch(self.fetch(&[id], operation));
         let group = &self.groups[id];
+        if group.entity.is_some() {
+            PlanNode::Flatten {
+                path: group.path.clone(),
+                node: Box::new(node),
+            }
+        } else {
+            node
+        }
+    }
+
+    /// How to represent the objects of an entity group.
+    fn requires(&self, id: GroupId) -> Option<Requires> {
+        let group = &self.groups[id];
+        let (type_name, representation) = group.entity.as_ref()?;
+        let accepts = match group.interface_object {
+            true => self
+                .possible_types(type_name, None)
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            false => Vec::new(),
+        };
+        Some(Requires {
+            type_name: type_name.to_string(),
+            accepts,
+            selections: representation.clone(),
+        })
+    }
+
+    /// The fetch of one group, or of several entity groups of one subgraph sharing one request.
+    fn fetch(&self, ids: &[GroupId], operation: &Operation) -> FetchNode {
+        let group = &self.groups[ids[0]];
         let mut variables = Vec::new();
-        group.selections.variables(&mut variables);
+        ids.iter()
+            .for_each(|&id| self.groups[id].selections.variables(&mut variables));
+        if ids.len() > 1 {
+            variables.sort();
+            variables.dedup();
+        }
         let definitions: Vec<String> = variables
             .iter()
             .filter_map(|name| operation.variables.iter().find(|v| v.name == *name))
             .map(|v| v.to_string())
             .collect();
         let mut text = String::new();
-        let fetch = match &group.entity {
+        match &group.entity {
             None => {
                 text.push_str(if operation.operation_type == OperationType::Mutation {
                     "mutation"
@@ -802,48 +929,37 @@ impl Builder<'_> {
                 }
                 text.push(' ');
                 group.selections.write(&mut text);
-                None
             }
-            Some((type_name, representation)) => {
+            Some(_) => {
                 text.push_str("query($representations: [_Any!]!");
                 for definition in &definitions {
                     text.push_str(", ");
                     text.push_str(definition);
                 }
-                text.push_str(") { _entities(representations: $representations) { ... on ");
-                text.push_str(type_name);
-                text.push(' ');
-                group.selections.write(&mut text);
+                text.push_str(") { _entities(representations: $representations) {");
+                let mut written: Vec<(&Name, &Selections)> = Vec::new();
+                for &id in ids {
+                    let group = &self.groups[id];
+                    let type_name = &group.entity.as_ref().expect("an entity group").0;
+                    // Batched groups asking the same of one type share a fragment.
+                    if written.contains(&(type_name, &group.selections)) {
+                        continue;
+                    }
+                    written.push((type_name, &group.selections));
+                    text.push_str(" ... on ");
+                    text.push_str(type_name);
+                    text.push(' ');
+                    group.selections.write(&mut text);
+                }
                 text.push_str(" } }");
-                let accepts = match group.interface_object {
-                    true => self
-                        .possible_types(type_name, None)
-                        .iter()
-                        .map(|t| t.to_string())
-                        .collect(),
-                    false => Vec::new(),
-                };
-                Some(Requires {
-                    type_name: type_name.to_string(),
-                    accepts,
-                    selections: representation.clone(),
-                })
             }
-        };
-        let node = PlanNode::Fetch(FetchNode {
+        }
+        FetchNode {
             service_name: self.supergraph.graphs[group.graph].name.clone(),
             graph: group.graph,
             operation: text,
             variable_usages: variables.iter().map(|v| v.to_string()).collect(),
-            requires: fetch,
-        });
-        if group.entity.is_some() {
-            PlanNode::Flatten {
-                path: group.path.clone(),
-                node: Box::new(node),
-            }
-        } else {
-            node
+            requires: self.requires(ids[0]),
         }
     }
 }

@@ -8,5 +8,5 @@ mod plan;
 mod selection;
 
 pub use build::{PlanError, plan};
-pub use plan::{FetchNode, PathSegment, PlanNode, QueryPlan, Requires};
+pub use plan::{EntityInput, FetchNode, PathSegment, PlanNode, QueryPlan, Requires};
 pub use selection::{Selection, Selections};

@@ -29,6 +29,20 @@ pub enum PlanNode {
         path: Vec<PathSegment>,
         node: Box<PlanNode>,
     },
+    /// Several entity fetches to one subgraph that can run at the same time, sent as one
+    /// request: every input adds the representations of the objects at its path to one
+    /// `_entities` list, and each answer goes back to the object it came from.
+    Batch {
+        inputs: Vec<EntityInput>,
+        node: Box<PlanNode>,
+    },
+}
+
+/// One part of a [`PlanNode::Batch`]: where its objects are and how each is represented.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityInput {
+    pub path: Vec<PathSegment>,
+    pub requires: Requires,
 }
 
 /// One request to one subgraph.
@@ -85,7 +99,7 @@ impl QueryPlan {
                     nodes.iter().map(count).sum()
                 }
                 PlanNode::Fetch(_) => 1,
-                PlanNode::Flatten { node, .. } => count(node),
+                PlanNode::Flatten { node, .. } | PlanNode::Batch { node, .. } => count(node),
             }
         }
         self.node.as_ref().map_or(0, count)
@@ -120,24 +134,41 @@ fn write_node(f: &mut fmt::Formatter<'_>, node: &PlanNode, depth: usize) -> fmt:
         PlanNode::Fetch(fetch) => {
             writeln!(f, "{pad}Fetch(service: \"{}\") {{", fetch.service_name)?;
             if let Some(requires) = &fetch.requires {
-                let mut text = String::new();
-                requires.selections.write(&mut text);
-                writeln!(f, "{pad}  ... on {} {text} =>", requires.type_name)?;
+                writeln!(f, "{pad}  {} =>", requires_text(requires))?;
             }
             writeln!(f, "{pad}  {}", fetch.operation)?;
             writeln!(f, "{pad}}},")
         }
         PlanNode::Flatten { path, node } => {
-            let path: Vec<&str> = path
-                .iter()
-                .map(|s| match s {
-                    PathSegment::Key(k) => k.as_str(),
-                    PathSegment::List => "@",
-                })
-                .collect();
-            writeln!(f, "{pad}Flatten(path: \"{}\") {{", path.join("."))?;
+            writeln!(f, "{pad}Flatten(path: \"{}\") {{", path_text(path))?;
+            write_node(f, node, depth + 1)?;
+            writeln!(f, "{pad}}},")
+        }
+        PlanNode::Batch { inputs, node } => {
+            writeln!(f, "{pad}Batch {{")?;
+            for input in inputs {
+                let (path, requires) = (path_text(&input.path), requires_text(&input.requires));
+                writeln!(f, "{pad}  Flatten(path: \"{path}\") {requires}")?;
+            }
             write_node(f, node, depth + 1)?;
             writeln!(f, "{pad}}},")
         }
     }
+}
+
+fn path_text(path: &[PathSegment]) -> String {
+    let steps: Vec<&str> = path
+        .iter()
+        .map(|s| match s {
+            PathSegment::Key(k) => k.as_str(),
+            PathSegment::List => "@",
+        })
+        .collect();
+    steps.join(".")
+}
+
+fn requires_text(requires: &Requires) -> String {
+    let mut text = format!("... on {} ", requires.type_name);
+    requires.selections.write(&mut text);
+    text
 }

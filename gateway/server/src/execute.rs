@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, join_all};
-use mosaic_planner::{FetchNode, PathSegment, PlanNode, QueryPlan, Selection, Selections};
+use mosaic_planner::{
+    FetchNode, PathSegment, PlanNode, QueryPlan, Requires, Selection, Selections,
+};
 use serde_json::{Map, Value, json};
 
 use crate::dedup::InFlight;
@@ -85,8 +87,17 @@ impl Run<'_> {
                 }
                 PlanNode::Fetch(fetch) => self.root_fetch(fetch).await,
                 PlanNode::Flatten { path, node } => {
+                    if let PlanNode::Fetch(fetch) = node.as_ref()
+                        && let Some(requires) = &fetch.requires
+                    {
+                        self.entity_fetch(&[(path, requires)], fetch).await;
+                    }
+                }
+                PlanNode::Batch { inputs, node } => {
                     if let PlanNode::Fetch(fetch) = node.as_ref() {
-                        self.entity_fetch(path, fetch).await;
+                        let inputs: Vec<(&Vec<PathSegment>, &Requires)> =
+                            inputs.iter().map(|i| (&i.path, &i.requires)).collect();
+                        self.entity_fetch(&inputs, fetch).await;
                     }
                 }
             }
@@ -108,79 +119,63 @@ impl Run<'_> {
         self.add_errors(fetch, &response, |path| path.to_vec());
     }
 
-    async fn entity_fetch(&self, path: &[PathSegment], fetch: &FetchNode) {
-        let Some(requires) = &fetch.requires else {
-            return;
-        };
-        // Representations, deduplicated; each object at the path remembers which one is its.
+    /// One `_entities` request for the objects at every input's path.
+    async fn entity_fetch(&self, inputs: &[(&Vec<PathSegment>, &Requires)], fetch: &FetchNode) {
+        // Representations, deduplicated; each object remembers which one is its, and by which
+        // input's rules it merges.
         let mut representations: Vec<Value> = Vec::new();
-        let mut targets: Vec<(Vec<Step>, usize)> = Vec::new();
+        let mut targets: Vec<(Vec<Step>, usize, &Requires)> = Vec::new();
         {
             let data = self.data.lock().expect("no panics while merging");
             let mut seen: HashMap<String, usize> = HashMap::new();
             let mut objects = Vec::new();
-            collect(&data, path, &mut Vec::new(), &mut objects);
-            for (steps, object) in objects {
-                let typename = object
-                    .get("__typename")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                if typename != requires.type_name && !requires.accepts.iter().any(|t| t == typename)
-                {
-                    continue;
+            for &(path, requires) in inputs {
+                objects.clear();
+                collect(&data, path, &mut Vec::new(), &mut objects);
+                for (steps, object) in objects.drain(..) {
+                    let typename = object
+                        .get("__typename")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if typename != requires.type_name
+                        && !requires.accepts.iter().any(|t| t == typename)
+                    {
+                        continue;
+                    }
+                    let Some(mut representation) = represent(object, &requires.selections) else {
+                        continue;
+                    };
+                    // An `@interfaceObject` subgraph knows the object by its interface's name.
+                    representation["__typename"] = Value::String(requires.type_name.clone());
+                    let text = representation.to_string();
+                    let index = *seen.entry(text).or_insert_with(|| {
+                        representations.push(representation);
+                        representations.len() - 1
+                    });
+                    targets.push((steps, index, requires));
                 }
-                let Some(mut representation) = represent(object, &requires.selections) else {
-                    continue;
-                };
-                // An `@interfaceObject` subgraph knows the object by its interface's name.
-                representation["__typename"] = Value::String(requires.type_name.clone());
-                let text = representation.to_string();
-                let index = *seen.entry(text).or_insert_with(|| {
-                    representations.push(representation);
-                    representations.len() - 1
-                });
-                targets.push((steps, index));
             }
         }
         if representations.is_empty() {
             return;
         }
+        let count = representations.len();
         let mut variables = self.used_variables(fetch);
         variables.insert("representations".into(), Value::Array(representations));
         let first_path: Vec<Step> = targets.first().map(|t| t.0.clone()).unwrap_or_default();
         let Some(mut response) = self.send(fetch, variables, &first_path).await else {
             return;
         };
-        if let Some(Value::Array(entities)) =
-            response.pointer_mut("/data/_entities").map(Value::take)
-        {
-            // Objects sharing a representation get copies; the last one takes the original.
-            let mut uses = vec![0usize; entities.len()];
-            targets.iter().for_each(|(_, i)| uses[*i] += 1);
-            let mut entities: Vec<Option<Value>> = entities.into_iter().map(Some).collect();
-            let mut data = self.data.lock().expect("no panics while merging");
-            for (steps, index) in &targets {
-                uses[*index] -= 1;
-                let entity = match uses[*index] {
-                    0 => entities[*index].take(),
-                    _ => entities[*index].clone(),
-                };
-                if let (Some(entity @ Value::Object(_)), Some(object)) =
-                    (entity, find_mut(&mut data, steps))
-                {
-                    let known = object.get("__typename").cloned();
-                    merge(object, entity);
-                    // An `@interfaceObject` subgraph answers with the interface's name: the
-                    // concrete type known before stays. The other way round, an object known
-                    // only by its interface's name takes the concrete type just fetched.
-                    let keep_known = !requires.accepts.is_empty()
-                        || known.as_ref().and_then(Value::as_str)
-                            != Some(requires.type_name.as_str());
-                    if let (true, Some(known)) = (keep_known, known) {
-                        object["__typename"] = known;
-                    }
-                }
+        match response.pointer_mut("/data/_entities").map(Value::take) {
+            Some(Value::Array(entities)) if entities.len() == count => {
+                self.merge_entities(entities, &targets)
             }
+            Some(Value::Array(_)) => self.push_error(
+                fetch,
+                "the subgraph answered `_entities` with a list of the wrong length",
+                &first_path,
+            ),
+            _ => {}
         }
         // `_entities.N.rest` becomes the path of the (first) object that representation N came from.
         self.add_errors(fetch, &response, |error_path| {
@@ -190,7 +185,7 @@ impl Run<'_> {
                 .map(|i| i as usize);
             match (error_path.first().and_then(Value::as_str), index) {
                 (Some("_entities"), Some(index)) => match targets.iter().find(|t| t.1 == index) {
-                    Some((steps, _)) => steps
+                    Some((steps, ..)) => steps
                         .iter()
                         .map(Step::to_json)
                         .chain(error_path[2..].iter().cloned())
@@ -200,6 +195,36 @@ impl Run<'_> {
                 _ => Vec::new(),
             }
         });
+    }
+
+    /// Merges each answer into the objects it represents.
+    fn merge_entities(&self, entities: Vec<Value>, targets: &[(Vec<Step>, usize, &Requires)]) {
+        // Objects sharing a representation get copies; the last one takes the original.
+        let mut uses = vec![0usize; entities.len()];
+        targets.iter().for_each(|(_, i, _)| uses[*i] += 1);
+        let mut entities: Vec<Option<Value>> = entities.into_iter().map(Some).collect();
+        let mut data = self.data.lock().expect("no panics while merging");
+        for (steps, index, requires) in targets {
+            uses[*index] -= 1;
+            let entity = match uses[*index] {
+                0 => entities[*index].take(),
+                _ => entities[*index].clone(),
+            };
+            if let (Some(entity @ Value::Object(_)), Some(object)) =
+                (entity, find_mut(&mut data, steps))
+            {
+                let known = object.get("__typename").cloned();
+                merge(object, entity);
+                // An `@interfaceObject` subgraph answers with the interface's name: the
+                // concrete type known before stays. The other way round, an object known
+                // only by its interface's name takes the concrete type just fetched.
+                let keep_known = !requires.accepts.is_empty()
+                    || known.as_ref().and_then(Value::as_str) != Some(requires.type_name.as_str());
+                if let (true, Some(known)) = (keep_known, known) {
+                    object["__typename"] = known;
+                }
+            }
+        }
     }
 
     fn used_variables(&self, fetch: &FetchNode) -> Map<String, Value> {
@@ -247,6 +272,12 @@ impl Run<'_> {
                 Err(failure) => failure.clone(),
             },
         };
+        self.push_error(fetch, &failure, at);
+        None
+    }
+
+    /// Records a failed fetch as a `SUBREQUEST_HTTP_ERROR` at `at` (the first object it served).
+    fn push_error(&self, fetch: &FetchNode, failure: &str, at: &[Step]) {
         tracing::warn!(subgraph = %fetch.service_name, %failure, "subgraph fetch failed");
         let mut error = json!({
             "message": format!("HTTP fetch failed from '{}': {failure}", fetch.service_name),
@@ -259,7 +290,6 @@ impl Run<'_> {
             .lock()
             .expect("no panics while merging")
             .push(error);
-        None
     }
 
     fn add_errors(
