@@ -1,23 +1,16 @@
 //! `mosaic dev`, the README's run command, as a real process: the gateway in front of the four
 //! subgraphs on fresh SQLite files, driven over HTTP like a frontend would.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU16, Ordering};
+
+use common::{Process, SUPERGRAPH, code, free_ports, post, spawn_gateway};
 
 use serde_json::{Value, json};
-
-/// A `mosaic` process, killed when dropped so a failing test leaves nothing behind.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The shared dev stack: gateway port, then the four subgraph ports.
 struct Dev {
@@ -27,21 +20,6 @@ struct Dev {
     _stdin: std::process::ChildStdin,
     gateway: u16,
     subgraphs: [u16; 4],
-}
-
-/// Five consecutive free loopback ports. Tests run in parallel threads: every candidate block is
-/// handed out once, so two tests never pick the same block before either binds it.
-fn free_ports() -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let origin = (std::process::id() % 400) as u16 * 100;
-    loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        assert!(n < 2_000, "no five free consecutive ports");
-        let base = 20_000 + (origin + n * 5) % 40_000;
-        if (base..base + 5).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok()) {
-            return base;
-        }
-    }
 }
 
 /// Starts `mosaic ARGS` and waits until it prints "Press Ctrl-C" (or, for the plain gateway,
@@ -89,18 +67,6 @@ fn dev() -> &'static Dev {
     })
 }
 
-async fn post(port: u16, body: Value, headers: &[(&str, &str)]) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/graphql"))
-        .json(&body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("the server answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("a JSON body"))
-}
-
 async fn gql(query: &str, variables: Value) -> Value {
     let (status, body) = post(
         dev().gateway,
@@ -110,12 +76,6 @@ async fn gql(query: &str, variables: Value) -> Value {
     .await;
     assert_eq!(status, 200, "{body}");
     body
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -263,12 +223,11 @@ async fn logs_in_and_writes_through_the_gateway() {
         body["data"]["addReview"],
         json!({ "body": "Through the gateway", "author": { "username": "grace", "name": "Grace Hopper" }, "product": { "name": "Rug", "inStock": true } })
     );
+    // `@authenticated`: the gateway refuses before any subgraph is asked.
     let anonymous = gql(mutation, json!({})).await;
-    assert_eq!(code(&anonymous), "UNAUTHENTICATED");
-    assert_eq!(
-        anonymous["errors"][0]["extensions"]["serviceName"],
-        "reviews"
-    );
+    assert_eq!(code(&anonymous), "UNAUTHORIZED_FIELD_OR_TYPE");
+    assert_eq!(anonymous["errors"][0]["path"], json!(["addReview"]));
+    assert_eq!(anonymous["data"], Value::Null);
 }
 
 #[tokio::test]
@@ -357,12 +316,24 @@ async fn request_errors_follow_graphql_over_http() {
 async fn get_serves_queries_but_not_mutations() {
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{}/graphql", dev().gateway);
+    let query = [
+        ("query", "query($u: String!) { product(upc: $u) { name } }"),
+        ("variables", r#"{"u":"1"}"#),
+    ];
+    // A plain GET is what a cross-site <img> or link sends: refused unless marked deliberate.
     let response = client
         .get(&url)
-        .query(&[
-            ("query", "query($u: String!) { product(upc: $u) { name } }"),
-            ("variables", r#"{"u":"1"}"#),
-        ])
+        .query(&query)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(code(&body), "CSRF_PREVENTION");
+    let response = client
+        .get(&url)
+        .query(&query)
+        .header("x-mosaic-csrf", "1")
         .send()
         .await
         .expect("the gateway answers");
@@ -376,6 +347,7 @@ async fn get_serves_queries_but_not_mutations() {
             "query",
             r#"mutation { login(username: "ada", password: "x") { token } }"#,
         )])
+        .header("x-mosaic-csrf", "1")
         .send()
         .await
         .expect("the gateway answers");
@@ -457,35 +429,6 @@ fn gateway_args(
     }
     args.extend(extra.iter().map(|a| a.to_string()));
     args
-}
-
-const SUPERGRAPH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../schema/supergraph.graphql"
-);
-
-/// Starts a plain `mosaic gateway` and waits until its port answers.
-async fn spawn_gateway(args: &[String], port: u16) -> Process {
-    let child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting mosaic gateway");
-    let process = Process(child);
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-            .is_ok()
-        {
-            return process;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("mosaic gateway did not start");
 }
 
 #[test]
@@ -617,12 +560,13 @@ fn composes_from_live_subgraphs() {
         "url: \"http://127.0.0.1:{}/graphql\"",
         dev.subgraphs[0]
     )));
-    // Same graph as the checked-in files describe, routing URLs aside.
+    // Same graph as the checked-in files describe, routing URLs aside, and `@authenticated`:
+    // async-graphql's live `_service` SDL cannot import it (see `subgraph_kit::server::sdl`).
     let checked_in = std::fs::read_to_string(SUPERGRAPH).expect("readable");
     let without_urls = |sdl: &str| -> std::collections::BTreeSet<String> {
         mosaic_composition::fingerprint(sdl)
             .into_iter()
-            .filter(|l| !l.contains("@join__graph("))
+            .filter(|l| !l.contains("@join__graph(") && !l.contains("authenticated"))
             .collect()
     };
     assert_eq!(without_urls(&live), without_urls(&checked_in));
@@ -675,4 +619,123 @@ async fn slow_subgraphs_hit_the_subgraph_and_request_timeouts() {
     let (status, body) = post(port, query, &[]).await;
     assert_eq!(status, 504);
     assert_eq!(code(&body), "GATEWAY_TIMEOUT");
+}
+
+async fn login(username: &str) -> String {
+    let query = format!(
+        r#"mutation {{ login(username: "{username}", password: "mosaic-demo") {{ token }} }}"#
+    );
+    let body = gql(&query, json!({})).await;
+    let token = body["data"]["login"]["token"].as_str().expect("a token");
+    format!("Bearer {token}")
+}
+
+#[tokio::test]
+async fn authorization_directives_allow_and_deny_through_the_gateway() {
+    let port = dev().gateway;
+    // `@requiresScopes(products:write)`: ada holds it, grace does not.
+    let mutation =
+        json!({ "query": r#"mutation { updateProductPrice(upc: "9", price: 4200) { price } }"# });
+    let ada = login("ada").await;
+    let (_, body) = post(port, mutation.clone(), &[("authorization", &ada)]).await;
+    assert_eq!(body["data"]["updateProductPrice"]["price"], 4200, "{body}");
+    let grace = login("grace").await;
+    let (_, body) = post(port, mutation, &[("authorization", &grace)]).await;
+    assert_eq!(code(&body), "UNAUTHORIZED_FIELD_OR_TYPE");
+    assert_eq!(body["data"]["updateProductPrice"], Value::Null);
+
+    // `@authenticated` on `User.email`: anonymous callers get null and one error per place.
+    let query = json!({ "query": "{ users { username email } }" });
+    let (_, body) = post(port, query.clone(), &[]).await;
+    assert_eq!(body["data"]["users"][0]["email"], Value::Null);
+    assert_eq!(body["errors"][0]["path"], json!(["users", "@", "email"]));
+    assert_eq!(body["errors"].as_array().map(Vec::len), Some(1));
+    // Signed in, the subgraph decides per user: grace sees her own address only.
+    let (_, body) = post(port, query, &[("authorization", &grace)]).await;
+    let users = body["data"]["users"].as_array().expect("users");
+    let grace_row = users
+        .iter()
+        .find(|u| u["username"] == "grace")
+        .expect("grace");
+    assert!(grace_row["email"].is_string(), "{body}");
+    assert_eq!(code(&body), "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_forged_identity_is_refused_by_gateway_and_subgraph() {
+    let claims = json!({ "sub": "1", "username": "ada", "scope": "products:write", "iss": "mosaic", "iat": 0, "exp": 4_000_000_000u64 });
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"not-the-real-key"),
+    )
+    .expect("signing");
+    let bearer = format!("Bearer {forged}");
+    let mutation =
+        json!({ "query": r#"mutation { updateProductPrice(upc: "9", price: 1) { price } }"# });
+    let (status, body) = post(
+        dev().gateway,
+        mutation.clone(),
+        &[("authorization", &bearer)],
+    )
+    .await;
+    assert_eq!((status, code(&body)), (401, "UNAUTHENTICATED"));
+    // Straight to the products subgraph, bypassing the gateway: it verifies the token itself.
+    let (status, body) = post(dev().subgraphs[1], mutation, &[("authorization", &bearer)]).await;
+    assert_eq!((status, code(&body)), (401, "UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn the_production_profile_turns_dev_conveniences_off() {
+    let config = std::env::temp_dir().join(format!("mosaic-prod-{}.yaml", std::process::id()));
+    let yaml = format!(
+        "auth:\n  hmac_secret: {}\nauthorization:\n  reject_unauthorized: true\n",
+        subgraph_kit::caller::DEV_JWT_SECRET
+    );
+    std::fs::write(&config, yaml).expect("writing");
+    let port = free_ports();
+    let extra = [
+        "--profile",
+        "production",
+        "--config",
+        config.to_str().expect("UTF-8 path"),
+    ];
+    let _gateway = spawn_gateway(&gateway_args(port, SUPERGRAPH, &[], &extra), port).await;
+
+    let introspection = json!({ "query": "{ __schema { queryType { name } } }" });
+    let (_, body) = post(port, introspection, &[]).await;
+    assert_eq!(code(&body), "INTROSPECTION_DISABLED");
+    let query = json!({ "query": r#"{ product(upc: "1") { name } }"# });
+    let (_, body) = post(port, query, &[("x-mosaic-query-plan", "true")]).await;
+    assert!(body.get("extensions").is_none(), "{body}");
+    // Subgraph error details are redacted; the code stays.
+    let grace = login("grace").await;
+    let users = json!({ "query": "{ users { username email } }" });
+    let (_, body) = post(port, users, &[("authorization", &grace)]).await;
+    assert_eq!(body["errors"][0]["message"], "Subgraph errors redacted");
+    assert_eq!(code(&body), "FORBIDDEN");
+    // Unauthorized parts reject the whole operation.
+    let mutation =
+        json!({ "query": r#"mutation { addReview(upc: "1", body: "x", rating: 1) { id } }"# });
+    let (status, body) = post(port, mutation, &[]).await;
+    assert_eq!((status, code(&body)), (403, "UNAUTHORIZED_FIELD_OR_TYPE"));
+    assert!(body.get("data").is_none());
+    // No CORS for other origins in production; dev allows any.
+    let preflight = |port: u16| async move {
+        reqwest::Client::new()
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("http://127.0.0.1:{port}/graphql"),
+            )
+            .header("origin", "http://elsewhere.example")
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .expect("an answer")
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(preflight(port).await, None);
+    assert_eq!(preflight(dev().gateway).await.as_deref(), Some("*"));
 }

@@ -37,6 +37,10 @@ pub struct Subgraphs {
     /// URL per graph id, as the supergraph (or config) says.
     pub urls: Vec<String>,
     pub timeout: Duration,
+    /// Pass subgraph error messages on; when off, clients read "Subgraph errors redacted".
+    pub include_errors: bool,
+    /// Which client headers each subgraph gets.
+    pub propagation: crate::headers::Propagation,
     /// Identical queries under way, shared rather than sent twice.
     pub in_flight: InFlight<Result<Value, String>>,
 }
@@ -45,8 +49,8 @@ pub struct Subgraphs {
 struct Run<'a> {
     subgraphs: &'a Subgraphs,
     variables: &'a Map<String, Value>,
-    /// Request headers forwarded to every subgraph (e.g. `authorization`).
-    headers: &'a reqwest::header::HeaderMap,
+    /// Request headers forwarded, per graph (e.g. `authorization`).
+    headers: &'a [reqwest::header::HeaderMap],
     data: Mutex<Value>,
     errors: Mutex<Vec<Value>>,
 }
@@ -56,7 +60,7 @@ pub async fn execute(
     subgraphs: &Subgraphs,
     plan: &QueryPlan,
     variables: &Map<String, Value>,
-    headers: &reqwest::header::HeaderMap,
+    headers: &[reqwest::header::HeaderMap],
 ) -> (Value, Vec<Value>) {
     let run = Run {
         subgraphs,
@@ -243,12 +247,13 @@ impl Run<'_> {
         at: &[Step],
     ) -> Option<Value> {
         let subgraphs = self.subgraphs;
+        let headers = &self.headers[fetch.graph];
         let body = serde_json::to_vec(&json!({ "query": fetch.operation, "variables": variables }))
             .expect("JSON values serialise");
         let request = subgraphs
             .client
             .post(&subgraphs.urls[fetch.graph])
-            .headers(self.headers.clone())
+            .headers(headers.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .timeout(subgraphs.timeout);
         let answer = if fetch.operation.starts_with("mutation") {
@@ -256,7 +261,7 @@ impl Run<'_> {
         } else {
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
             (fetch.graph, &body).hash(&mut hasher);
-            for (name, value) in self.headers {
+            for (name, value) in headers {
                 (name.as_str(), value.as_bytes()).hash(&mut hasher);
             }
             subgraphs
@@ -303,7 +308,10 @@ impl Run<'_> {
         };
         let mut out = self.errors.lock().expect("no panics while merging");
         for error in errors {
-            let mut error = error.clone();
+            let mut error = match self.subgraphs.include_errors {
+                true => error.clone(),
+                false => redacted(error),
+            };
             if let Some(path) = error
                 .get("path")
                 .and_then(Value::as_array)
@@ -328,6 +336,18 @@ impl Run<'_> {
             out.push(error);
         }
     }
+}
+
+/// A subgraph error with only its path and code kept.
+fn redacted(error: &Value) -> Value {
+    let mut out = json!({ "message": "Subgraph errors redacted" });
+    if let Some(path) = error.get("path") {
+        out["path"] = path.clone();
+    }
+    if let Some(code) = error.pointer("/extensions/code") {
+        out["extensions"] = json!({ "code": code });
+    }
+    out
 }
 
 /// Sends one subgraph request; the parsed GraphQL response, or why there is none.

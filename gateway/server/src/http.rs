@@ -8,76 +8,144 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::future::join_all;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::auth::{Authenticator, Identity};
+use crate::config::{Config, CsrfConfig};
 use crate::pipeline::{Gateway, GraphQLRequest, RequestContext, RequestError};
 
-/// Largest request body accepted.
-const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
-/// Request headers passed on to subgraphs (identity travels in `authorization`).
-const FORWARDED_HEADERS: &[header::HeaderName] = &[header::AUTHORIZATION];
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// Asks for the query plan in `extensions.queryPlan` (honoured when plans are exposed).
 const QUERY_PLAN_HEADER: &str = "x-mosaic-query-plan";
+/// Content types a browser sends cross-site without a CORS preflight.
+const SIMPLE_CONTENT_TYPES: [&str; 3] = [
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "text/plain",
+];
 
 /// The gateway now serving; replaced whole on supergraph reload.
 pub type Current = Arc<RwLock<Arc<Gateway>>>;
 
-pub fn router(current: Current) -> Router {
-    Router::new()
+/// What the HTTP edge needs besides the gateway: identity, CSRF rules, batch and load bounds.
+#[derive(Clone)]
+pub struct Edge {
+    pub current: Current,
+    pub auth: Arc<Authenticator>,
+    pub csrf: Arc<CsrfConfig>,
+    pub max_batch_size: usize,
+    /// One permit per request being served; none left means the gateway sheds load.
+    pub permits: Arc<Semaphore>,
+}
+
+pub fn router(edge: Edge, config: &Config) -> Router {
+    let mut router = Router::new()
         .route("/graphql", get(get_graphql).post(post_graphql))
         .route(
             "/health",
             get(|| async { axum::Json(json!({ "status": "ok" })) }),
         )
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(current)
+        .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
+        .with_state(edge);
+    let origins = config.cors_origins();
+    if !origins.is_empty() {
+        let allow = match origins.iter().any(|o| o == "*") {
+            true => AllowOrigin::any(),
+            false => {
+                AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::try_from(o).ok()))
+            }
+        };
+        let allow_headers = [
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static(QUERY_PLAN_HEADER),
+            header::HeaderName::from_static("x-mosaic-csrf"),
+            header::HeaderName::from_static("apollo-require-preflight"),
+        ];
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(allow)
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers(allow_headers)
+                .allow_credentials(config.cors.allow_credentials),
+        );
+    }
+    router
 }
 
 async fn post_graphql(
-    State(current): State<Current>,
+    State(edge): State<Edge>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let json_response = wants_legacy_json(&headers);
-    let request = match body {
-        Ok(body) => serde_json::from_slice::<GraphQLRequest>(&body)
-            .map_err(|err| format!("the body is not a GraphQL request: {err}")),
-        Err(rejection) => {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let message = "the request body is larger than the gateway accepts";
             return error_response(
                 rejection.status(),
-                "BAD_REQUEST",
-                &rejection.body_text(),
+                "PAYLOAD_TOO_LARGE",
+                message,
                 json_response,
             );
         }
+        Err(rejection) => {
+            let message = rejection.body_text();
+            return error_response(rejection.status(), "BAD_REQUEST", &message, json_response);
+        }
     };
-    match request {
-        Ok(request) => serve(&current, request, &headers, false, json_response).await,
-        Err(message) => error_response(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            &message,
-            json_response,
-        ),
+    let (identity, _permit) = match admit(&edge, &headers).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return serve_batch(&edge, &body, &headers, identity, json_response).await;
+    }
+    match serde_json::from_slice::<GraphQLRequest>(&body) {
+        Ok(request) => {
+            let (status, body) =
+                serve(&edge, request, &headers, identity, false, json_response).await;
+            respond_bytes(status, body, json_response)
+        }
+        Err(err) => {
+            let message = format!("the body is not a GraphQL request: {err}");
+            error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &message,
+                json_response,
+            )
+        }
     }
 }
 
 async fn get_graphql(
-    State(current): State<Current>,
+    State(edge): State<Edge>,
     headers: HeaderMap,
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
     let json_response = wants_legacy_json(&headers);
+    let (identity, _permit) = match admit(&edge, &headers).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
     let request = params
         .map_err(|e| e.body_text())
         .and_then(|Query(params)| parse_get(params));
     match request {
-        Ok(request) => serve(&current, request, &headers, true, json_response).await,
+        Ok(request) => {
+            let (status, body) =
+                serve(&edge, request, &headers, identity, true, json_response).await;
+            respond_bytes(status, body, json_response)
+        }
         Err(message) => error_response(
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
@@ -87,55 +155,176 @@ async fn get_graphql(
     }
 }
 
-async fn serve(
-    current: &Current,
-    request: GraphQLRequest,
+/// The checks before any work: CSRF, load, identity. A refusal is the response to send.
+async fn admit(
+    edge: &Edge,
     headers: &HeaderMap,
-    is_get: bool,
+) -> Result<(Option<Identity>, tokio::sync::OwnedSemaphorePermit), Response> {
+    let json_response = wants_legacy_json(headers);
+    if edge.csrf.enabled && !preflighted(headers, &edge.csrf) {
+        let message = "this request could come from a cross-site form: send `content-type: \
+                       application/json` or an `x-mosaic-csrf` header";
+        return Err(error_response(
+            StatusCode::BAD_REQUEST,
+            "CSRF_PREVENTION",
+            message,
+            json_response,
+        ));
+    }
+    let Ok(permit) = edge.permits.clone().try_acquire_owned() else {
+        let message = "the gateway is serving as many requests as it may; retry shortly";
+        return Err(error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_OVERLOADED",
+            message,
+            json_response,
+        ));
+    };
+    match edge.auth.authenticate(headers).await {
+        Ok(identity) => Ok((identity, permit)),
+        Err(reason) => {
+            tracing::info!(%reason, "refused credentials");
+            let mut response = error_response(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "the request's credentials are not valid",
+                json_response,
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            Err(response)
+        }
+    }
+}
+
+/// A browser preflights requests with a non-simple content type or a custom header.
+fn preflighted(headers: &HeaderMap, csrf: &CsrfConfig) -> bool {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let non_simple = content_type.is_some_and(|t| !SIMPLE_CONTENT_TYPES.contains(&t.as_str()));
+    non_simple
+        || csrf
+            .required_headers
+            .iter()
+            .any(|h| headers.contains_key(h.as_str()))
+}
+
+/// A JSON array of requests: run together, answered as an array in the same order.
+async fn serve_batch(
+    edge: &Edge,
+    body: &[u8],
+    headers: &HeaderMap,
+    identity: Option<Identity>,
     json_response: bool,
 ) -> Response {
-    let gateway = current.read().expect("no panics while swapping").clone();
+    let requests = match serde_json::from_slice::<Vec<GraphQLRequest>>(body) {
+        Ok(requests) => requests,
+        Err(err) => {
+            let message = format!("the body is not a batch of GraphQL requests: {err}");
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &message,
+                json_response,
+            );
+        }
+    };
+    if requests.len() > edge.max_batch_size {
+        let message = format!(
+            "a batch may hold at most {} operations",
+            edge.max_batch_size
+        );
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BATCH_LIMIT_EXCEEDED",
+            &message,
+            json_response,
+        );
+    }
+    let answers = join_all(requests.into_iter().map(|request| {
+        serve(
+            edge,
+            request,
+            headers,
+            identity.clone(),
+            false,
+            json_response,
+        )
+    }))
+    .await;
+    let mut out = vec![b'['];
+    for (i, (_, body)) in answers.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&body);
+    }
+    out.push(b']');
+    respond_bytes(StatusCode::OK, out, json_response)
+}
+
+async fn serve(
+    edge: &Edge,
+    request: GraphQLRequest,
+    headers: &HeaderMap,
+    identity: Option<Identity>,
+    is_get: bool,
+    json_response: bool,
+) -> (StatusCode, Vec<u8>) {
+    let gateway = edge
+        .current
+        .read()
+        .expect("no panics while swapping")
+        .clone();
     let context = RequestContext {
-        forwarded: forwarded_headers(headers),
+        forwarded: gateway.subgraphs.propagation.apply(headers),
         is_get,
         wants_plan: headers
             .get(QUERY_PLAN_HEADER)
             .is_some_and(|v| v.as_bytes() == b"true"),
+        identity,
     };
-    let Ok(result) =
-        tokio::time::timeout(gateway.request_timeout, gateway.run(request, &context)).await
-    else {
-        let message = format!(
-            "the request took longer than {} s",
-            gateway.request_timeout.as_secs()
-        );
-        return error_response(
-            StatusCode::GATEWAY_TIMEOUT,
-            "GATEWAY_TIMEOUT",
-            &message,
-            json_response,
-        );
+    let timeout = gateway.request_timeout();
+    let Ok(result) = tokio::time::timeout(timeout, gateway.run(request, &context)).await else {
+        let message = format!("the request took longer than {} s", timeout.as_secs());
+        return error_body(StatusCode::GATEWAY_TIMEOUT, "GATEWAY_TIMEOUT", &message);
     };
     match result {
-        Ok(body) => respond_bytes(StatusCode::OK, body, json_response),
+        Ok(body) => (StatusCode::OK, body),
         Err(err) => {
             let status = match (&err, json_response) {
                 (RequestError::MutationOverGet, _) => StatusCode::METHOD_NOT_ALLOWED,
                 (RequestError::MissingQuery, _) => StatusCode::BAD_REQUEST,
                 (RequestError::Plan(_), _) => StatusCode::INTERNAL_SERVER_ERROR,
+                (RequestError::Unauthorized(_), _) => StatusCode::FORBIDDEN,
                 // With `application/json`, errors in the document keep HTTP 200 (legacy clients).
                 (_, true) => StatusCode::OK,
                 _ => StatusCode::BAD_REQUEST,
             };
-            let mut response = respond(status, &json!({ "errors": err.errors() }), json_response);
-            if status == StatusCode::METHOD_NOT_ALLOWED {
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            }
-            response
+            let body = json!({ "errors": err.errors() });
+            (
+                status,
+                serde_json::to_vec(&body).expect("JSON values serialise"),
+            )
         }
     }
+}
+
+fn error_body(status: StatusCode, code: &str, message: &str) -> (StatusCode, Vec<u8>) {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (
+        status,
+        serde_json::to_vec(&body).expect("JSON values serialise"),
+    )
 }
 
 /// `application/json` unless the client accepts the spec's `application/graphql-response+json`
@@ -148,26 +337,24 @@ fn wants_legacy_json(headers: &HeaderMap) -> bool {
     !accept.contains(GRAPHQL_RESPONSE_JSON)
 }
 
-fn respond(status: StatusCode, body: &Value, json_response: bool) -> Response {
-    respond_bytes(
-        status,
-        serde_json::to_vec(body).expect("JSON values serialise"),
-        json_response,
-    )
-}
-
 fn respond_bytes(status: StatusCode, body: Vec<u8>, json_response: bool) -> Response {
     let content_type = if json_response {
         "application/json"
     } else {
         GRAPHQL_RESPONSE_JSON
     };
-    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+    let mut response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    response
 }
 
 fn error_response(status: StatusCode, code: &str, message: &str, json_response: bool) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    respond(status, &body, json_response)
+    let (status, body) = error_body(status, code, message);
+    respond_bytes(status, body, json_response)
 }
 
 /// GET parameters: `variables` arrives as JSON text.
@@ -191,14 +378,4 @@ fn parse_get(params: GetParams) -> Result<GraphQLRequest, String> {
         operation_name: params.operation_name,
         variables,
     })
-}
-
-fn forwarded_headers(headers: &HeaderMap) -> reqwest::header::HeaderMap {
-    let mut out = reqwest::header::HeaderMap::new();
-    for name in FORWARDED_HEADERS {
-        if let Some(value) = headers.get(name) {
-            out.insert(name.clone(), value.clone());
-        }
-    }
-    out
 }

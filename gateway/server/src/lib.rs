@@ -4,9 +4,14 @@
 //! with a cache) → [`execute`] (subgraph fetches) → [`response`] (shaping). [`serve`] starts it
 //! and swaps in a new supergraph when its file changes.
 
+pub mod auth;
+pub mod authorization;
+pub mod config;
 pub mod dedup;
 pub mod execute;
+pub mod headers;
 pub mod http;
+pub mod limits;
 pub mod pipeline;
 pub mod registry;
 pub mod response;

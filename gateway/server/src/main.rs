@@ -3,13 +3,13 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use subgraph_kit::Subgraph;
 use subgraph_kit::cli::{Options, start};
 
+use mosaic::config::{Config, Profile};
 use mosaic::serve::{self, GatewayOptions, SupergraphSource};
 
 /// The gateway allocates many small JSON nodes per request; mimalloc handles that pattern far
@@ -102,6 +102,8 @@ struct DevArgs {
     /// Exit when standard input closes: lets a test harness that dies take the stack with it.
     #[arg(long, hide = true)]
     stop_on_stdin_eof: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 #[derive(clap::Args)]
@@ -115,15 +117,57 @@ struct GatewayArgs {
     /// Override a subgraph's routing URL: `NAME=URL` (repeatable).
     #[arg(long = "subgraph-url", value_parser = parse_pair)]
     subgraph_urls: Vec<(String, String)>,
-    /// Timeout of each subgraph request, in seconds.
-    #[arg(long, default_value_t = serve::DEFAULT_SUBGRAPH_TIMEOUT.as_secs())]
-    subgraph_timeout: u64,
-    /// Timeout of each client request, all its subgraph fetches included, in seconds.
-    #[arg(long, default_value_t = serve::DEFAULT_REQUEST_TIMEOUT.as_secs())]
-    request_timeout: u64,
+    /// Timeout of each subgraph request, in seconds [default: config, else 30].
+    #[arg(long)]
+    subgraph_timeout: Option<u64>,
+    /// Timeout of each client request, all its subgraph fetches included, in seconds
+    /// [default: config, else 60].
+    #[arg(long)]
+    request_timeout: Option<u64>,
     /// Return the query plan in `extensions.queryPlan` to requests with `x-mosaic-query-plan: true`.
     #[arg(long)]
     expose_query_plans: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+/// Where the gateway's settings come from.
+#[derive(clap::Args)]
+struct ConfigArgs {
+    /// YAML config file (see `gateway/mosaic.example.yaml`); `${VAR}` is expanded.
+    #[arg(long, env = "MOSAIC_CONFIG")]
+    config: Option<PathBuf>,
+    /// `dev` (introspection, plans, detailed errors on) or `production` (all off)
+    /// [default: the config's, else dev].
+    #[arg(long, env = "MOSAIC_PROFILE")]
+    profile: Option<Profile>,
+}
+
+impl ConfigArgs {
+    /// The config file (or defaults) with the profile flag and the JWT key applied: without a
+    /// configured key source, tokens are checked with `MOSAIC_JWT_SECRET`, or in the dev profile
+    /// with the development key the subgraphs use by default.
+    fn load(&self, jwt_secret: Option<&str>) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(profile) = self.profile {
+            config.profile = Some(profile);
+        }
+        let auth = &mut config.auth;
+        if auth.hmac_secret.is_none() && auth.jwks_file.is_none() && auth.jwks_url.is_none() {
+            auth.hmac_secret = match (jwt_secret, config.profile.unwrap_or_default()) {
+                (Some(secret), _) => Some(secret.to_owned()),
+                (None, Profile::Dev) => Some(subgraph_kit::caller::DEV_JWT_SECRET.to_owned()),
+                (None, Profile::Production) => {
+                    tracing::warn!("no JWT key configured: every token will be refused");
+                    None
+                }
+            };
+        }
+        Ok(config)
+    }
 }
 
 #[derive(clap::Args)]
@@ -169,13 +213,22 @@ fn main() -> ExitCode {
 }
 
 async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let secret = std::env::var("MOSAIC_JWT_SECRET").ok();
+    let mut config = args.config.load(secret.as_deref())?;
+    if let Some(secs) = args.subgraph_timeout {
+        config.limits.subgraph_timeout_secs = secs;
+    }
+    if let Some(secs) = args.request_timeout {
+        config.limits.request_timeout_secs = secs;
+    }
+    if args.expose_query_plans {
+        config.expose_query_plans = Some(true);
+    }
     let running = serve::start(GatewayOptions {
         supergraph: SupergraphSource::File(args.supergraph),
         listen: args.listen,
         subgraph_urls: args.subgraph_urls,
-        subgraph_timeout: Duration::from_secs(args.subgraph_timeout),
-        request_timeout: Duration::from_secs(args.request_timeout),
-        expose_plans: args.expose_query_plans,
+        config,
     })
     .await?;
     running.task.await??;
@@ -296,8 +349,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
             .iter()
             .map(|s| (s.name.to_owned(), format!("http://{}/graphql", s.addr)))
             .collect(),
-        expose_plans: true,
-        ..GatewayOptions::default()
+        config: args.config.load(args.jwt_secret.as_deref())?,
     })
     .await?;
     println!("Mosaic dev is up:");

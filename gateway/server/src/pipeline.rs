@@ -15,13 +15,16 @@ use mosaic_supergraph::Supergraph;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::auth::Identity;
+use crate::authorization::{self, Caller, Rules};
+use crate::config::{Config, LimitsConfig, PolicyRule};
 use crate::execute::{Subgraphs, execute};
+use crate::limits::{self, LimitExceeded};
 use crate::response::Projection;
 
-/// Parser bounds: far above real operations, low enough that hostile ones fail fast.
-const RECURSION_LIMIT: usize = 256;
-const TOKEN_LIMIT: usize = 15_000;
 const PLAN_CACHE_SIZE: usize = 1024;
+/// Plans of operations with fields cut for some callers, by cut.
+const CUT_PLAN_CACHE_SIZE: usize = 256;
 
 /// A GraphQL-over-HTTP request body (or GET parameters, decoded).
 #[derive(Debug, Default, Deserialize)]
@@ -50,6 +53,14 @@ pub enum RequestError {
     MutationOverGet,
     #[error("the operation cannot be planned: {0}")]
     Plan(String),
+    #[error(transparent)]
+    Limit(LimitExceeded),
+    #[error("the operation is too large to parse: {message}")]
+    ParserLimit { code: &'static str, message: String },
+    #[error("introspection is disabled")]
+    IntrospectionDisabled,
+    #[error("the caller may not see parts of this operation")]
+    Unauthorized(Vec<Value>),
 }
 
 impl RequestError {
@@ -62,6 +73,10 @@ impl RequestError {
             Self::Variables(_) => "BAD_USER_INPUT",
             Self::MutationOverGet => "METHOD_NOT_ALLOWED",
             Self::Plan(_) => "QUERY_PLANNING_FAILED",
+            Self::Limit(limit) => limit.code(),
+            Self::ParserLimit { code, .. } => code,
+            Self::IntrospectionDisabled => "INTROSPECTION_DISABLED",
+            Self::Unauthorized(_) => "UNAUTHORIZED_FIELD_OR_TYPE",
         }
     }
 
@@ -76,6 +91,7 @@ impl RequestError {
             Self::Parse(errors) | Self::Validation(errors) => {
                 errors.iter().cloned().map(with_code).collect()
             }
+            Self::Unauthorized(errors) => errors.clone(),
             other => vec![with_code(json!({ "message": other.to_string() }))],
         }
     }
@@ -85,44 +101,76 @@ impl RequestError {
 pub struct Prepared {
     pub document: Valid<ExecutableDocument>,
     pub operation_name: Option<String>,
-    pub plan: QueryPlan,
+    pub plan: Arc<QueryPlan>,
+    /// The plan cache's key.
+    key: u64,
+    /// Some callers may not see all of it (`@authenticated`, `@requiresScopes`, `@policy`).
+    protected: bool,
 }
 
 /// Per-request facts from the transport.
 pub struct RequestContext {
-    /// Headers passed on to subgraphs.
-    pub forwarded: reqwest::header::HeaderMap,
+    /// Headers passed on to subgraphs, per graph.
+    pub forwarded: Vec<reqwest::header::HeaderMap>,
     pub is_get: bool,
     /// The client asked for the plan (`x-mosaic-query-plan: true`).
     pub wants_plan: bool,
+    /// The verified caller; `None` when anonymous.
+    pub identity: Option<Identity>,
+}
+
+/// What the configuration decides about serving one supergraph.
+pub struct Settings {
+    pub limits: LimitsConfig,
+    /// Whether plans may be returned in `extensions.queryPlan` (a development aid).
+    pub expose_plans: bool,
+    pub introspection: bool,
+    /// Refuse operations with unauthorized parts instead of nulling them.
+    pub reject_unauthorized: bool,
+    pub policies: std::collections::BTreeMap<String, PolicyRule>,
+    /// Bound on one whole request, all its fetches included.
+    pub request_timeout: std::time::Duration,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            limits: config.limits.clone(),
+            expose_plans: config.expose_query_plans(),
+            introspection: config.introspection(),
+            reject_unauthorized: config.authorization.reject_unauthorized,
+            policies: config.authorization.policies.clone(),
+            request_timeout: std::time::Duration::from_secs(config.limits.request_timeout_secs),
+        }
+    }
 }
 
 /// Everything that serves one supergraph; swapped whole when the supergraph changes.
 pub struct Gateway {
     pub supergraph: Arc<Supergraph>,
     pub subgraphs: Subgraphs,
-    /// Whether plans may be returned in `extensions.queryPlan` (a development aid).
-    pub expose_plans: bool,
-    /// Bound on one whole request, all its fetches included.
-    pub request_timeout: std::time::Duration,
+    pub settings: Arc<Settings>,
+    rules: Rules,
     cache: Mutex<LruCache<u64, Arc<Prepared>>>,
+    cut_plans: Mutex<LruCache<u64, Arc<QueryPlan>>>,
 }
 
 impl Gateway {
-    pub fn new(
-        supergraph: Arc<Supergraph>,
-        subgraphs: Subgraphs,
-        expose_plans: bool,
-        request_timeout: std::time::Duration,
-    ) -> Self {
+    pub fn new(supergraph: Arc<Supergraph>, subgraphs: Subgraphs, settings: Arc<Settings>) -> Self {
         let size = NonZeroUsize::new(PLAN_CACHE_SIZE).expect("a non-zero constant");
+        let cut_size = NonZeroUsize::new(CUT_PLAN_CACHE_SIZE).expect("a non-zero constant");
         Self {
+            rules: Rules::from_supergraph(&supergraph.schema),
             supergraph,
             subgraphs,
-            expose_plans,
-            request_timeout,
+            settings,
             cache: Mutex::new(LruCache::new(size)),
+            cut_plans: Mutex::new(LruCache::new(cut_size)),
         }
+    }
+
+    pub fn request_timeout(&self) -> std::time::Duration {
+        self.settings.request_timeout
     }
 
     /// Parses, validates and plans, or returns the cached result for the same text and name.
@@ -143,13 +191,13 @@ impl Gateway {
             return Ok(hit.clone());
         }
         let schema = &self.supergraph.api_schema;
+        let limits = &self.settings.limits;
         let ast = Parser::new()
-            .recursion_limit(RECURSION_LIMIT)
-            .token_limit(TOKEN_LIMIT)
+            .recursion_limit(limits.max_recursion)
+            .token_limit(limits.max_tokens)
             .parse_ast(query, "operation.graphql")
-            .map_err(|e| {
-                RequestError::Parse(e.errors.iter().map(|d| json_error(d.to_json())).collect())
-            })?;
+            .map_err(parse_error)?;
+        limits::check(&ast, limits).map_err(RequestError::Limit)?;
         let document = ast.to_executable_validate(schema).map_err(|e| {
             RequestError::Validation(e.errors.iter().map(|d| json_error(d.to_json())).collect())
         })?;
@@ -159,10 +207,16 @@ impl Gateway {
             .map_err(|e| RequestError::UnknownOperation(e.message().to_string()))?;
         let plan = mosaic_planner::plan(&self.supergraph, &document, operation)
             .map_err(|e| RequestError::Plan(e.to_string()))?;
+        let protected = !self
+            .rules
+            .check(&document, &operation.selection_set, &Caller::ANONYMOUS)
+            .is_empty();
         let prepared = Arc::new(Prepared {
             operation_name: operation.name.as_ref().map(|n| n.to_string()),
             document,
-            plan,
+            plan: Arc::new(plan),
+            key,
+            protected,
         });
         self.cache
             .lock()
@@ -187,6 +241,11 @@ impl Gateway {
         if context.is_get && operation.operation_type != OperationType::Query {
             return Err(RequestError::MutationOverGet);
         }
+        let (plan, denied) = self.authorize(&prepared, operation, context)?;
+        let mut errors = denied
+            .as_ref()
+            .map(|d| d.errors.clone())
+            .unwrap_or_default();
         let variables = request.variables.unwrap_or_default();
         let schema = &self.supergraph.api_schema;
         let coerced = apollo_compiler::request::coerce_variable_values(
@@ -196,13 +255,9 @@ impl Gateway {
         )
         .map_err(|e| RequestError::Variables(e.message().to_string()))?;
         let introspection = self.introspect(&prepared, operation, &coerced)?;
-        let (merged, mut errors) = execute(
-            &self.subgraphs,
-            &prepared.plan,
-            &variables,
-            &context.forwarded,
-        )
-        .await;
+        let (merged, mut subgraph_errors) =
+            execute(&self.subgraphs, &plan, &variables, &context.forwarded).await;
+        errors.append(&mut subgraph_errors);
         let coerced: Map<String, Value> = serde_json::to_value(coerced.into_inner())
             .ok()
             .and_then(|v| v.as_object().cloned())
@@ -210,6 +265,7 @@ impl Gateway {
         let mut projection = Projection::new(schema, &prepared.document, &coerced);
         projection.introspection = introspection.as_ref();
         projection.known_errors = &errors;
+        projection.denied = denied.as_ref();
         let mut body = Vec::with_capacity(4096);
         body.extend_from_slice(b"{\"data\":");
         projection.write_data(operation, &merged, &mut body);
@@ -218,10 +274,10 @@ impl Gateway {
             body.extend_from_slice(b",\"errors\":");
             serde_json::to_writer(&mut body, &errors).expect("writing JSON to memory cannot fail");
         }
-        if context.wants_plan && self.expose_plans {
+        if context.wants_plan && self.settings.expose_plans {
             let plan = json!({ "queryPlan": {
-                "text": prepared.plan.to_string(),
-                "node": serde_json::to_value(&prepared.plan.node).unwrap_or_default(),
+                "text": plan.to_string(),
+                "node": serde_json::to_value(&plan.node).unwrap_or_default(),
             } });
             body.extend_from_slice(b",\"extensions\":");
             serde_json::to_writer(&mut body, &plan).expect("writing JSON to memory cannot fail");
@@ -243,6 +299,9 @@ impl Gateway {
         if !asks {
             return Ok(None);
         }
+        if !self.settings.introspection {
+            return Err(RequestError::IntrospectionDisabled);
+        }
         let schema = &self.supergraph.api_schema;
         apollo_compiler::introspection::check_max_depth(&prepared.document, operation).map_err(
             |e| RequestError::Validation(vec![json!({ "message": e.message().to_string() })]),
@@ -260,6 +319,83 @@ impl Gateway {
         Ok(serde_json::to_value(response.data)
             .ok()
             .and_then(|v| v.as_object().cloned()))
+    }
+}
+
+impl Gateway {
+    /// The plan this caller may run, and the errors for what it may not see: the prepared plan
+    /// when nothing is cut, else the plan of the operation without the cut fields (cached per cut).
+    fn authorize(
+        &self,
+        prepared: &Prepared,
+        operation: &apollo_compiler::executable::Operation,
+        context: &RequestContext,
+    ) -> Result<(Arc<QueryPlan>, Option<authorization::Denied>), RequestError> {
+        if !prepared.protected {
+            return Ok((prepared.plan.clone(), None));
+        }
+        let caller = Caller {
+            identity: context.identity.as_ref(),
+            policies: &self.settings.policies,
+        };
+        let schema = &self.supergraph.api_schema;
+        let denied = self
+            .rules
+            .check(&prepared.document, &operation.selection_set, &caller);
+        if denied.is_empty() {
+            return Ok((prepared.plan.clone(), None));
+        }
+        if self.settings.reject_unauthorized {
+            return Err(RequestError::Unauthorized(denied.errors));
+        }
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (prepared.key, denied.signature()).hash(&mut hasher);
+        let key = hasher.finish();
+        let cached = self
+            .cut_plans
+            .lock()
+            .expect("no panics under the cache lock")
+            .get(&key)
+            .cloned();
+        let plan = match cached {
+            Some(plan) => plan,
+            None => {
+                let cut = authorization::cut(&prepared.document, schema, &denied);
+                let cut = Valid::assume_valid(cut);
+                let operation = cut
+                    .operations
+                    .get(prepared.operation_name.as_deref())
+                    .expect("cutting keeps the operations");
+                let plan = mosaic_planner::plan(&self.supergraph, &cut, operation)
+                    .map_err(|e| RequestError::Plan(e.to_string()))?;
+                let plan = Arc::new(plan);
+                self.cut_plans
+                    .lock()
+                    .expect("no panics under the cache lock")
+                    .put(key, plan.clone());
+                plan
+            }
+        };
+        Ok((plan, Some(denied)))
+    }
+}
+
+/// A parse failure: a parser limit gets its own code, anything else is a syntax error.
+fn parse_error(
+    e: apollo_compiler::validation::WithErrors<apollo_compiler::ast::Document>,
+) -> RequestError {
+    let limit = e.errors.iter().find_map(|d| {
+        let message = d.error.to_string();
+        let code = match () {
+            _ if message.contains("token limit") => "MAX_TOKENS_LIMIT",
+            _ if message.contains("recursion limit") => "MAX_RECURSION_LIMIT",
+            _ => return None,
+        };
+        Some(RequestError::ParserLimit { code, message })
+    });
+    match limit {
+        Some(error) => error,
+        None => RequestError::Parse(e.errors.iter().map(|d| json_error(d.to_json())).collect()),
     }
 }
 

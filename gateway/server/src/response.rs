@@ -7,6 +7,8 @@ use apollo_compiler::executable::{Field, Operation, Selection, SelectionSet};
 use apollo_compiler::schema::ExtendedType;
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Name, Node, Schema, ast};
+
+use crate::authorization::Denied;
 use serde_json::{Map, Value, json};
 
 /// A non-null field came out null: its parent must become null too.
@@ -20,6 +22,8 @@ pub struct Projection<'a> {
     pub introspection: Option<&'a Map<String, Value>>,
     /// Errors already reported (by subgraphs): a null they explain gets no second error.
     pub known_errors: &'a [Value],
+    /// Fields the caller may not see: `null` whatever the subgraphs sent.
+    pub denied: Option<&'a Denied>,
     pub new_errors: Vec<Value>,
 }
 
@@ -36,6 +40,7 @@ impl<'a> Projection<'a> {
             variables,
             introspection: None,
             known_errors: &[],
+            denied: None,
             new_errors: Vec::new(),
         }
     }
@@ -89,6 +94,7 @@ impl<'a> Projection<'a> {
                 continue;
             }
             let source = match is_root && (field.name == "__schema" || field.name == "__type") {
+                _ if self.denied.is_some_and(|d| d.covers(field)) => None,
                 true => self.introspection,
                 false => Some(object),
             };
@@ -288,10 +294,12 @@ impl<'a> Projection<'a> {
 
     /// Reports a null in a non-null position, unless an error on or under its path explains it.
     fn null_error(&mut self, path: &[Value]) {
+        // `@` in a known error's path (an operation path, e.g. authorization's) is any index.
+        let same = |a: &Value, b: &Value| a == b || (a == "@" && b.is_number());
         let explained = self.known_errors.iter().chain(&self.new_errors).any(|e| {
             e.get("path")
                 .and_then(Value::as_array)
-                .is_some_and(|p| p.starts_with(path) || path.starts_with(p))
+                .is_some_and(|p| p.iter().zip(path).all(|(a, b)| same(a, b)))
         });
         if !explained {
             self.new_errors.push(json!({

@@ -10,9 +10,13 @@ use anyhow::Context as _;
 use mosaic_supergraph::Supergraph;
 use tokio::net::TcpListener;
 
+use crate::auth::Authenticator;
+use crate::config::Config;
 use crate::execute::Subgraphs;
-use crate::http::{self, Current};
-use crate::pipeline::Gateway;
+use crate::headers::Propagation;
+use crate::http::{self, Current, Edge};
+use crate::pipeline::{Gateway, Settings};
+use tokio::sync::Semaphore;
 
 /// How often the supergraph file is checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -32,17 +36,8 @@ pub struct GatewayOptions {
     pub listen: SocketAddr,
     /// Replaces the routing URL of the named subgraphs.
     pub subgraph_urls: Vec<(String, String)>,
-    /// Per subgraph request.
-    pub subgraph_timeout: Duration,
-    /// Per client request, all its fetches included.
-    pub request_timeout: Duration,
-    /// Return plans to clients that send `x-mosaic-query-plan: true` (development only).
-    pub expose_plans: bool,
+    pub config: Config,
 }
-
-/// Defaults: safe for a gateway in front of ordinary subgraphs.
-pub const DEFAULT_SUBGRAPH_TIMEOUT: Duration = Duration::from_secs(30);
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for GatewayOptions {
     fn default() -> Self {
@@ -50,9 +45,7 @@ impl Default for GatewayOptions {
             supergraph: SupergraphSource::Text(""),
             listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
             subgraph_urls: Vec::new(),
-            subgraph_timeout: DEFAULT_SUBGRAPH_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            expose_plans: false,
+            config: Config::default(),
         }
     }
 }
@@ -76,18 +69,18 @@ pub fn build(
         })?;
         urls[graph] = url.clone();
     }
+    let config = &options.config;
+    let names: Vec<&str> = supergraph.graphs.iter().map(|g| g.name.as_str()).collect();
     let subgraphs = Subgraphs {
         client,
         urls,
-        timeout: options.subgraph_timeout,
+        timeout: Duration::from_secs(config.limits.subgraph_timeout_secs),
+        include_errors: config.include_subgraph_errors(),
+        propagation: Propagation::new(&config.headers, &names)?,
         in_flight: Default::default(),
     };
-    Ok(Gateway::new(
-        supergraph,
-        subgraphs,
-        options.expose_plans,
-        options.request_timeout,
-    ))
+    let settings = Arc::new(Settings::from_config(config));
+    Ok(Gateway::new(supergraph, subgraphs, settings))
 }
 
 pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {
@@ -96,6 +89,7 @@ pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(5))
         .build()?;
+    let auth_client = client.clone();
     let (sdl, modified) = read(&options.supergraph)?;
     let gateway = build(&sdl, &options, client.clone())?;
     let current: Current = Arc::new(RwLock::new(Arc::new(gateway)));
@@ -113,7 +107,15 @@ pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {
         .with_context(|| format!("gateway: binding {}", options.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!("gateway serving http://{addr}/graphql");
-    let app = http::router(current);
+    let config = &options.config;
+    let edge = Edge {
+        current,
+        auth: Authenticator::new(config.auth.clone(), auth_client).await?,
+        csrf: Arc::new(config.csrf.clone()),
+        max_batch_size: config.limits.max_batch_size,
+        permits: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
+    };
+    let app = http::router(edge, config);
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(subgraph_kit::server::shutdown_signal())

@@ -4,7 +4,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object, ResultExt, SimpleObject};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use subgraph_kit::graphql::{PageInfo, caller, db, page_size, paginate};
+use subgraph_kit::graphql::{PageInfo, authenticated, caller, db, page_size, paginate};
 use subgraph_kit::{AppError, Auth};
 
 use crate::entity::user;
@@ -32,7 +32,9 @@ impl User {
         self.0.birthday
     }
 
-    /// Visible to the user themself and to callers holding `read:email`.
+    /// Visible to the user themself and to callers holding `read:email`; the gateway asks for
+    /// a signed-in caller, this resolver for the rest (it depends on whose email it is).
+    #[graphql(directive = authenticated::apply())]
     async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
         let caller = caller(ctx);
         if caller.user_id().ok() != Some(self.0.id) {

@@ -81,6 +81,7 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Adds units to a product's stock. Needs the `inventory:write` scope.
+    #[graphql(requires_scopes = "inventory:write")]
     async fn restock(
         &self,
         ctx: &Context<'_>,

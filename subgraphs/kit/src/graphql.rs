@@ -58,6 +58,17 @@ pub fn bus<'a>(ctx: &Context<'a>) -> &'a dyn EventBus {
     ctx.data_unchecked::<Arc<dyn EventBus>>().as_ref()
 }
 
+// `@authenticated` (Federation v2.5): the gateway shows the field only to signed-in callers.
+// async-graphql has no attribute for it, so it is a type directive; `server::sdl` imports it
+// from the federation `@link` instead of defining it. (A doc comment here would become the
+// directive's description in the SDL.)
+#[async_graphql::TypeDirective(
+    name = "authenticated",
+    location = "FieldDefinition",
+    location = "Object"
+)]
+pub fn authenticated() {}
+
 /// Every subgraph schema's common settings: Federation v2 (`_service`, `_entities`),
 /// subscriptions listed in the SDL so the gateway can plan them, and bounds on operation size.
 pub fn federated<Q, M, S>(builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S>

@@ -209,9 +209,23 @@ pub fn router<S: Subgraph>(ctx: Context) -> Router {
     graphql_router(schema::<S>(ctx), auth)
 }
 
-/// The Federation v2 SDL the subgraph serves in `_service { sdl }` and checks in under `schema/`.
+/// The Federation v2 SDL checked in under `schema/`. async-graphql's export stops at v2.5 without
+/// `@authenticated` and `@policy` in its import list, so they are added here (and the type
+/// directive's own definition dropped: the federation spec defines it). The live
+/// `_service { sdl }` lacks this step: compose from the checked-in files.
 pub fn sdl<S: Subgraph>() -> String {
-    crate::graphql::federated(S::schema_builder())
+    let exported = crate::graphql::federated(S::schema_builder())
         .finish()
-        .sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+        .sdl_with_options(async_graphql::SDLExportOptions::new().federation());
+    exported
+        .lines()
+        .filter(|line| !line.starts_with("directive @authenticated "))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("federation/v2.5", "federation/v2.6")
+        .replace(
+            "\"@requiresScopes\"]",
+            "\"@requiresScopes\", \"@authenticated\", \"@policy\"]",
+        )
+        + "\n"
 }

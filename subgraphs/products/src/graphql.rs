@@ -129,6 +129,7 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Adds a product to the catalog. Needs the `products:write` scope.
+    #[graphql(requires_scopes = "products:write")]
     async fn create_product(
         &self,
         ctx: &Context<'_>,
@@ -142,6 +143,7 @@ impl Mutation {
     }
 
     /// Adds up to 100 products at once, all or none. Needs the `products:write` scope.
+    #[graphql(requires_scopes = "products:write")]
     async fn create_products(
         &self,
         ctx: &Context<'_>,
@@ -158,6 +160,7 @@ impl Mutation {
     }
 
     /// Changes a product's price; null when no product has that code. Needs `products:write`.
+    #[graphql(requires_scopes = "products:write")]
     async fn update_product_price(
         &self,
         ctx: &Context<'_>,

@@ -4,7 +4,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Interface, Object, ResultExt, Subscription as SubscriptionMacro};
 use futures::{Stream, StreamExt};
 use subgraph_kit::bus::{publish_json, subscribe_json};
-use subgraph_kit::graphql::{bus, caller, db, page_size};
+use subgraph_kit::graphql::{authenticated, bus, caller, db, page_size};
 use subgraph_kit::{AppError, Caller};
 
 use crate::entity::review;
@@ -173,6 +173,7 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Reviews a product as the signed-in caller.
+    #[graphql(directive = authenticated::apply())]
     async fn add_review(
         &self,
         ctx: &Context<'_>,
@@ -196,6 +197,7 @@ impl Mutation {
     }
 
     /// Deletes one of the caller's own reviews; false when there is no such review.
+    #[graphql(directive = authenticated::apply())]
     async fn delete_review(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let author = caller(ctx).user_id().extend()?;
         let Ok(id) = id.parse::<i32>() else {

@@ -1,0 +1,307 @@
+//! The gateway's configuration: one YAML file, every key optional with a safe default, `${VAR}`
+//! and `${VAR:-default}` expanded from the environment before parsing, unknown keys refused by
+//! name. A profile picks the defaults of the dev conveniences (`dev`: on, `production`: off);
+//! keys set in the file win over the profile.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+/// Which defaults apply to the development conveniences.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Introspection, plans in `extensions`, detailed subgraph errors and permissive CORS on.
+    #[default]
+    Dev,
+    /// All of those off: the hardened defaults.
+    Production,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub profile: Option<Profile>,
+    pub auth: AuthConfig,
+    pub authorization: AuthorizationConfig,
+    pub limits: LimitsConfig,
+    pub csrf: CsrfConfig,
+    pub cors: CorsConfig,
+    pub headers: HeadersConfig,
+    /// Answer `__schema`/`__type` [default: dev on, production off].
+    pub introspection: Option<bool>,
+    /// Return plans in `extensions.queryPlan` on `x-mosaic-query-plan: true` [dev on, prod off].
+    pub expose_query_plans: Option<bool>,
+    /// Pass subgraph error messages to clients [dev on, production: "Subgraph errors redacted"].
+    pub include_subgraph_errors: Option<bool>,
+}
+
+/// JWT authentication.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Header carrying the token.
+    pub header_name: String,
+    /// Scheme before the token in that header.
+    pub header_prefix: String,
+    /// Cookie carrying the token when the header is absent.
+    pub cookie: Option<String>,
+    /// Shared HMAC key (HS256/384/512). `mosaic dev` sets the development key.
+    pub hmac_secret: Option<String>,
+    /// A JWKS file.
+    pub jwks_file: Option<String>,
+    /// A JWKS URL: fetched at start, every `jwks_refresh_secs`, and on an unknown `kid` (at most
+    /// once per `jwks_min_refresh_secs`).
+    pub jwks_url: Option<String>,
+    pub jwks_refresh_secs: u64,
+    pub jwks_min_refresh_secs: u64,
+    /// Allowed algorithms; empty means each key's own family (HS* for HMAC, its `alg` for a JWK).
+    pub algorithms: Vec<String>,
+    /// Required `iss`, when set.
+    pub issuer: Option<String>,
+    /// Accepted `aud` values, when set.
+    pub audience: Vec<String>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    pub leeway_secs: u64,
+    /// Refuse requests without a token (HTTP 401) instead of serving them anonymously.
+    pub require_authentication: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            header_name: "authorization".into(),
+            header_prefix: "Bearer".into(),
+            cookie: None,
+            hmac_secret: None,
+            jwks_file: None,
+            jwks_url: None,
+            jwks_refresh_secs: 300,
+            jwks_min_refresh_secs: 10,
+            algorithms: Vec::new(),
+            issuer: None,
+            audience: Vec::new(),
+            leeway_secs: 30,
+            require_authentication: false,
+        }
+    }
+}
+
+/// `@authenticated`, `@requiresScopes` and `@policy` enforcement.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthorizationConfig {
+    /// Refuse the whole operation (HTTP 403) instead of nulling the fields the caller may not see.
+    pub reject_unauthorized: bool,
+    /// `@policy` names and what satisfies each; an unknown policy is never satisfied.
+    pub policies: BTreeMap<String, PolicyRule>,
+}
+
+/// A policy holds when the caller is authenticated and has every listed scope and claim value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyRule {
+    pub scopes: Vec<String>,
+    /// Claim name → required value (compared as JSON text for non-strings).
+    pub claims: BTreeMap<String, String>,
+}
+
+/// Bounds on what one request may ask; each refusal has its own error code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub max_body_bytes: usize,
+    pub max_depth: usize,
+    /// Distinct fields in the operation (fragments expanded).
+    pub max_height: usize,
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    pub max_tokens: usize,
+    pub max_recursion: usize,
+    /// Operations in one batched (JSON array) request; 0 turns batching off.
+    pub max_batch_size: usize,
+    pub max_concurrent_requests: usize,
+    pub request_timeout_secs: u64,
+    pub subgraph_timeout_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 2 * 1024 * 1024,
+            max_depth: 32,
+            max_height: 500,
+            max_aliases: 64,
+            max_root_fields: 32,
+            max_tokens: 15_000,
+            max_recursion: 256,
+            max_batch_size: 16,
+            max_concurrent_requests: 1024,
+            request_timeout_secs: 60,
+            subgraph_timeout_secs: 30,
+        }
+    }
+}
+
+/// Refuse requests a browser could send cross-site without a CORS preflight.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CsrfConfig {
+    pub enabled: bool,
+    /// Any of these headers marks a request as deliberate (a browser preflights it).
+    pub required_headers: Vec<String>,
+}
+
+impl Default for CsrfConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            required_headers: vec![
+                "x-mosaic-csrf".into(),
+                "apollo-require-preflight".into(),
+                "x-apollo-operation-name".into(),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Allowed origins; `["*"]` allows any (without credentials). [dev: any, production: none]
+    pub allow_origins: Option<Vec<String>>,
+    pub allow_credentials: bool,
+}
+
+/// Which client headers reach subgraphs. `authorization` always does (identity).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeadersConfig {
+    pub all: Vec<HeaderRule>,
+    /// Subgraph name → rules applied after `all`.
+    pub subgraphs: BTreeMap<String, Vec<HeaderRule>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum HeaderRule {
+    /// Pass a client header on, optionally under another name.
+    Propagate {
+        named: String,
+        rename: Option<String>,
+    },
+    /// Add a fixed header.
+    Insert { name: String, value: String },
+}
+
+impl Config {
+    /// Reads a YAML file, expanding `${VAR}` first.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("config {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let expanded = expand_env(text)?;
+        if expanded.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        Ok(serde_yaml_ng::from_str(&expanded)?)
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.profile.unwrap_or_default()
+    }
+
+    fn dev_default(&self, explicit: Option<bool>) -> bool {
+        explicit.unwrap_or(self.profile() == Profile::Dev)
+    }
+
+    pub fn introspection(&self) -> bool {
+        self.dev_default(self.introspection)
+    }
+
+    pub fn expose_query_plans(&self) -> bool {
+        self.dev_default(self.expose_query_plans)
+    }
+
+    pub fn include_subgraph_errors(&self) -> bool {
+        self.dev_default(self.include_subgraph_errors)
+    }
+
+    pub fn cors_origins(&self) -> Vec<String> {
+        match &self.cors.allow_origins {
+            Some(origins) => origins.clone(),
+            None if self.profile() == Profile::Dev => vec!["*".into()],
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Replaces `${VAR}` and `${VAR:-default}` outside comment lines; an unset variable without a
+/// default is an error.
+fn expand_env(text: &str) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        match line.trim_start().starts_with('#') {
+            true => out.push_str(line),
+            false => expand_line(line, &mut out)?,
+        }
+    }
+    Ok(out)
+}
+
+fn expand_line(line: &str, out: &mut String) -> anyhow::Result<()> {
+    let mut rest = line;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').context("unterminated `${` in the config")?;
+        let (name, default) = match after[..end].split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (&after[..end], None),
+        };
+        match (std::env::var(name), default) {
+            (Ok(value), _) => out.push_str(&value),
+            (Err(_), Some(default)) => out.push_str(default),
+            (Err(_), None) => anyhow::bail!("the config uses `${{{name}}}`, which is not set"),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../mosaic.example.yaml");
+        let config = Config::load(Path::new(path)).expect("the example parses");
+        assert_eq!(config.limits.max_depth, LimitsConfig::default().max_depth);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::parse("limits:\n  max_dept: 3\n").expect_err("a typo");
+        assert!(format!("{err:#}").contains("max_dept"), "{err:#}");
+    }
+
+    #[test]
+    fn env_is_expanded_and_profile_sets_defaults() {
+        let config = Config::parse(
+            "profile: production\nauth:\n  hmac_secret: ${MOSAIC_TEST_UNSET_VAR:-s3cret}\n",
+        )
+        .expect("a valid config");
+        assert_eq!(config.auth.hmac_secret.as_deref(), Some("s3cret"));
+        assert!(!config.introspection() && !config.expose_query_plans());
+        assert!(config.cors_origins().is_empty());
+        assert!(Config::parse("a: ${MOSAIC_TEST_UNSET_VAR}").is_err());
+        assert!(Config::default().introspection());
+    }
+}

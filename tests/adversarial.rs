@@ -1,0 +1,414 @@
+//! Hostile input against a real `mosaic gateway` process: forged and broken tokens, oversized and
+//! pathological operations, huge bodies and batches. Each gets its status and error code in
+//! bounded time, the gateway keeps serving, and no subgraph hears of what was refused.
+//!
+//! The gateway's "subgraphs" are one recording stub in this process, so the test can assert what
+//! reached them (nothing, for a refused request; no unauthorized field, for a cut one).
+
+mod common;
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::routing::post as route_post;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+
+use common::{Process, SUPERGRAPH, code, free_ports, spawn_gateway};
+
+const HMAC_SECRET: &str = "adversarial-test-secret";
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/auth");
+
+struct Stack {
+    _gateway: Process,
+    port: u16,
+    /// Every query text the subgraphs received.
+    received: Arc<Mutex<Vec<String>>>,
+}
+
+/// One gateway for the whole file, with strict auth and small limits, in front of the stub.
+async fn stack() -> &'static Stack {
+    static STACK: OnceLock<Stack> = OnceLock::new();
+    if let Some(stack) = STACK.get() {
+        return stack;
+    }
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let stub_port = start_stub(received.clone()).await;
+    let port = free_ports();
+    let config = std::env::temp_dir().join(format!("mosaic-adversarial-{port}.yaml"));
+    std::fs::write(
+        &config,
+        format!(
+            "auth:\n  hmac_secret: {HMAC_SECRET}\n  jwks_file: {FIXTURES}/jwks.json\n  \
+             issuer: mosaic\n  audience: [mosaic-gateway]\n  leeway_secs: 5\n\
+             limits:\n  max_depth: 12\n  max_aliases: 30\n  max_height: 200\n  max_batch_size: 8\n  \
+             max_body_bytes: 1048576\n"
+        ),
+    )
+    .expect("writing the config");
+    let mut args: Vec<String> = ["gateway", "--supergraph", SUPERGRAPH, "--config"]
+        .map(String::from)
+        .to_vec();
+    args.push(config.display().to_string());
+    args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
+    for name in ["accounts", "products", "inventory", "reviews"] {
+        args.push("--subgraph-url".into());
+        args.push(format!("{name}=http://127.0.0.1:{stub_port}/graphql"));
+    }
+    let gateway = spawn_gateway(&args, port).await;
+    let _ = STACK.set(Stack {
+        _gateway: gateway,
+        port,
+        received,
+    });
+    STACK.get().expect("just set")
+}
+
+/// A subgraph stand-in: records each query and answers with enough data for the probe queries.
+/// It runs on its own thread and runtime so that it outlives each test's runtime.
+async fn start_stub(received: Arc<Mutex<Vec<String>>>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async move {
+            let app = Router::new().route(
+                "/graphql",
+                route_post(move |axum::Json(body): axum::Json<Value>| {
+                    let received = received.clone();
+                    async move {
+                        let query = body["query"].as_str().unwrap_or_default().to_owned();
+                        received.lock().expect("not poisoned").push(query);
+                        axum::Json(json!({ "data": {
+                            "topProducts": [{ "name": "Table" }],
+                            "me": { "id": "1", "username": "ada", "email": "ada@example.com" },
+                        } }))
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            axum::serve(listener, app).await.expect("the stub serves");
+        });
+    });
+    port
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("a client")
+}
+
+/// Sends `body` as-is; returns status and JSON body.
+async fn send(body: Vec<u8>, headers: &[(&str, String)]) -> (u16, Value) {
+    let stack = stack().await;
+    let mut request = client()
+        .post(format!("http://127.0.0.1:{}/graphql", stack.port))
+        .header("content-type", "application/json")
+        .header("accept", "application/graphql-response+json")
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.expect("the gateway answers in time");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text}"));
+    (status, body)
+}
+
+async fn query(text: &str, headers: &[(&str, String)]) -> (u16, Value) {
+    send(json!({ "query": text }).to_string().into_bytes(), headers).await
+}
+
+/// Requests run one at a time, so counting what reached the subgraphs is exact.
+static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A hostile request gets `status` and `expected`, reaches no subgraph, and the gateway then
+/// still answers an ordinary query.
+async fn refused(body: Vec<u8>, headers: &[(&str, String)], status: u16, expected: &str) {
+    let stack = stack().await;
+    let _turn = EXCLUSIVE.lock().await;
+    let before = stack.received.lock().expect("not poisoned").len();
+    let (got, answer) = send(body, headers).await;
+    assert_eq!((got, code(&answer)), (status, expected), "{answer}");
+    let after = stack.received.lock().expect("not poisoned").len();
+    assert_eq!(before, after, "a refused request reached a subgraph");
+    let (status, answer) = query("{ topProducts { name } }", &[]).await;
+    assert_eq!(status, 200, "the gateway stopped serving: {answer}");
+    assert_eq!(answer["data"]["topProducts"][0]["name"], "Table");
+}
+
+/// What the subgraphs received for one accepted request.
+async fn accepted(text: &str, headers: &[(&str, String)]) -> (Value, Vec<String>) {
+    let stack = stack().await;
+    let _turn = EXCLUSIVE.lock().await;
+    let before = stack.received.lock().expect("not poisoned").len();
+    let (status, answer) = query(text, headers).await;
+    assert_eq!(status, 200, "{answer}");
+    let sent = stack.received.lock().expect("not poisoned")[before..].to_vec();
+    (answer, sent)
+}
+
+fn body(text: &str) -> Vec<u8> {
+    json!({ "query": text }).to_string().into_bytes()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+fn claims(changes: Value) -> Value {
+    let mut claims = json!({
+        "sub": "1", "username": "ada", "scope": "read:email",
+        "iss": "mosaic", "aud": "mosaic-gateway", "iat": now(), "exp": now() + 600,
+    });
+    for (key, value) in changes.as_object().expect("an object") {
+        claims[key] = value.clone();
+    }
+    claims
+}
+
+fn hs256(claims: &Value, secret: &[u8]) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("signing")
+}
+
+fn rs256(claims: &Value, kid: &str) -> String {
+    let der = std::fs::read(format!("{FIXTURES}/rsa-private.der")).expect("the test key");
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    encode(&header, claims, &EncodingKey::from_rsa_der(&der)).expect("signing")
+}
+
+fn bearer(token: &str) -> [(&'static str, String); 1] {
+    [("authorization", format!("Bearer {token}"))]
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_with_401_and_never_treated_as_anonymous() {
+    let b64 = |v: &Value| {
+        use std::fmt::Write;
+        let text = v.to_string();
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in text.as_bytes().chunks(3) {
+            let n =
+                chunk.iter().fold(0u32, |n, b| n << 8 | u32::from(*b)) << (8 * (3 - chunk.len()));
+            for i in 0..=chunk.len() {
+                let _ = write!(
+                    out,
+                    "{}",
+                    alphabet[(n >> (18 - 6 * i) & 63) as usize] as char
+                );
+            }
+        }
+        out
+    };
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({ "alg": "none", "typ": "JWT" })),
+        b64(&claims(json!({})))
+    );
+    let public_pem = std::fs::read(format!("{FIXTURES}/rsa-public.pem")).expect("the test key");
+    let mut confused = Header::new(Algorithm::HS256);
+    confused.kid = Some("test-rsa".into());
+    let confused = encode(
+        &confused,
+        &claims(json!({})),
+        &EncodingKey::from_secret(&public_pem),
+    )
+    .expect("signing");
+    let cases: Vec<(&str, [(&str, String); 1])> = vec![
+        ("malformed", bearer("not-a-jwt")),
+        ("wrong scheme", [("authorization", "Basic YWRhOng=".into())]),
+        (
+            "wrong key",
+            bearer(&hs256(&claims(json!({})), b"someone-elses-secret")),
+        ),
+        (
+            "expired",
+            bearer(&hs256(
+                &claims(json!({ "exp": now() - 3600 })),
+                HMAC_SECRET.as_bytes(),
+            )),
+        ),
+        (
+            "not yet valid",
+            bearer(&hs256(
+                &claims(json!({ "nbf": now() + 3600 })),
+                HMAC_SECRET.as_bytes(),
+            )),
+        ),
+        (
+            "wrong issuer",
+            bearer(&hs256(
+                &claims(json!({ "iss": "evil" })),
+                HMAC_SECRET.as_bytes(),
+            )),
+        ),
+        (
+            "wrong audience",
+            bearer(&hs256(
+                &claims(json!({ "aud": "other" })),
+                HMAC_SECRET.as_bytes(),
+            )),
+        ),
+        (
+            "unknown kid",
+            bearer(&rs256(&claims(json!({})), "rotated-away")),
+        ),
+        ("alg none", bearer(&alg_none)),
+        ("algorithm confusion", bearer(&confused)),
+    ];
+    for (name, headers) in cases {
+        println!("case: {name}");
+        refused(
+            body("{ topProducts { name } }"),
+            &headers,
+            401,
+            "UNAUTHENTICATED",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn valid_tokens_from_hmac_and_jwks_authorize_fields() {
+    // Anonymous: `User.email` (@authenticated) is cut before planning and reads as null.
+    let (answer, sent) = accepted("{ me { username email } }", &[]).await;
+    assert_eq!(
+        answer["data"]["me"],
+        json!({ "username": "ada", "email": null })
+    );
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        "UNAUTHORIZED_FIELD_OR_TYPE"
+    );
+    assert_eq!(answer["errors"][0]["path"], json!(["me", "email"]));
+    assert!(sent.iter().all(|q| !q.contains("email")), "{sent:?}");
+    for token in [
+        hs256(&claims(json!({})), HMAC_SECRET.as_bytes()),
+        rs256(&claims(json!({})), "test-rsa"),
+    ] {
+        let (answer, sent) = accepted("{ me { username email } }", &bearer(&token)).await;
+        assert_eq!(answer["data"]["me"]["email"], "ada@example.com", "{answer}");
+        assert!(sent.iter().any(|q| q.contains("email")));
+    }
+    // `@requiresScopes`: a signed-in caller without `products:write` is refused the mutation.
+    let token = hs256(&claims(json!({})), HMAC_SECRET.as_bytes());
+    let mutation = r#"mutation { updateProductPrice(upc: "1", price: 1) { name } }"#;
+    let (answer, sent) = accepted(mutation, &bearer(&token)).await;
+    assert_eq!(answer["data"]["updateProductPrice"], Value::Null);
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        "UNAUTHORIZED_FIELD_OR_TYPE"
+    );
+    assert!(sent.is_empty(), "{sent:?}");
+}
+
+#[tokio::test]
+async fn pathological_operations_hit_their_limits() {
+    let deep = format!(
+        "{{ me {} }}",
+        "{ reviews { product ".repeat(8) + "{ name }" + &" }".repeat(16)
+    );
+    let aliases: String = (0..2000).map(|i| format!("a{i}: name ")).collect();
+    let duplicated = format!("{{ topProducts {{ {} }} }}", "name ".repeat(5000));
+    let directives = format!(
+        "{{ topProducts {{ name {} }} }}",
+        "@skip(if: false) ".repeat(500)
+    );
+    let cycle = "{ me { ...A } } fragment A on User { reviews { author { ...B } } } fragment B on User { ...A }";
+    let chain: String = (0..200)
+        .map(|i| format!("fragment F{i} on User {{ username ...F{} }} ", i + 1))
+        .collect::<String>()
+        + "fragment F200 on User { username }";
+    let chain = format!("{{ me {{ ...F0 }} }} {chain}");
+    let nested = format!("{}{}", "{ a ".repeat(600), "}".repeat(600));
+    let tokens = format!("{{ {} }}", "__typename ".repeat(20_000));
+    let cases = [
+        ("deep nesting", deep, "MAX_DEPTH_LIMIT"),
+        (
+            "thousands of aliases",
+            format!("{{ topProducts {{ {aliases} }} }}"),
+            "MAX_ALIASES_LIMIT",
+        ),
+        ("field duplication", duplicated, "MAX_HEIGHT_LIMIT"),
+        (
+            "directive overloading",
+            directives,
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        ("circular fragments", cycle.to_owned(), "MAX_DEPTH_LIMIT"),
+        ("long fragment chain", chain, "MAX_DEPTH_LIMIT"),
+        ("parser recursion", nested, "MAX_RECURSION_LIMIT"),
+        ("token flood", tokens, "MAX_TOKENS_LIMIT"),
+    ];
+    for (name, text, expected) in cases {
+        println!("case: {name}");
+        refused(body(&text), &[], 400, expected).await;
+    }
+}
+
+#[tokio::test]
+async fn bodies_variables_and_batches_are_bounded() {
+    let ten_mb = format!(
+        r#"{{"query":"{{ topProducts {{ name }} }}","pad":"{}"}}"#,
+        "x".repeat(10 << 20)
+    );
+    refused(ten_mb.into_bytes(), &[], 413, "PAYLOAD_TOO_LARGE").await;
+    let mut invalid_utf8 = br#"{"query":"{ topProducts { name "#.to_vec();
+    invalid_utf8.extend_from_slice(&[0xff, 0xfe]);
+    invalid_utf8.extend_from_slice(br#" } }"}"#);
+    refused(invalid_utf8, &[], 400, "BAD_REQUEST").await;
+    let huge_variables = format!(
+        r#"{{"query":"query($u: String!) {{ product(upc: $u) {{ name }} }}","variables":{{"u":"{}"}}}}"#,
+        "x".repeat(2 << 20)
+    );
+    refused(huge_variables.into_bytes(), &[], 413, "PAYLOAD_TOO_LARGE").await;
+    let nested_variables = format!(
+        r#"{{"query":"{{ topProducts {{ name }} }}","variables":{{"v":{}{}}}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    refused(nested_variables.into_bytes(), &[], 400, "BAD_REQUEST").await;
+    let batch = |n: usize| {
+        let one = json!({ "query": "{ topProducts { name } }" });
+        Value::Array(vec![one; n]).to_string().into_bytes()
+    };
+    refused(batch(1000), &[], 400, "BATCH_LIMIT_EXCEEDED").await;
+    let _turn = EXCLUSIVE.lock().await;
+    let (status, answers) = send(batch(2), &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        answers[1]["data"]["topProducts"][0]["name"], "Table",
+        "{answers}"
+    );
+}
+
+#[tokio::test]
+async fn browser_simple_requests_are_refused_as_csrf() {
+    let stack = stack().await;
+    let _turn = EXCLUSIVE.lock().await;
+    let response = client()
+        .post(format!("http://127.0.0.1:{}/graphql", stack.port))
+        .header("content-type", "text/plain")
+        .body(body("{ topProducts { name } }"))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 400);
+    let answer: Value = response.json().await.expect("JSON");
+    assert_eq!(code(&answer), "CSRF_PREVENTION");
+}

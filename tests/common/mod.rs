@@ -1,0 +1,81 @@
+//! Helpers shared by the end-to-end tests: processes that die with the test, free ports, and
+//! GraphQL over HTTP.
+#![allow(dead_code)] // each test crate uses its own subset
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use serde_json::Value;
+
+/// A `mosaic` process, killed when dropped so a failing test leaves nothing behind.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Five consecutive free loopback ports. Tests run in parallel threads: every candidate block is
+/// handed out once, so two tests never pick the same block before either binds it.
+pub fn free_ports() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let origin = (std::process::id() % 400) as u16 * 100;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < 2_000, "no five free consecutive ports");
+        let base = 20_000 + (origin + n * 5) % 40_000;
+        if (base..base + 5).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok()) {
+            return base;
+        }
+    }
+}
+
+pub async fn post(port: u16, body: Value, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/graphql"))
+        .json(&body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+pub fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+pub const SUPERGRAPH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../schema/supergraph.graphql"
+);
+
+/// Starts a plain `mosaic gateway` and waits until its port answers.
+pub async fn spawn_gateway(args: &[String], port: u16) -> Process {
+    let child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting mosaic gateway");
+    let process = Process(child);
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return process;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("mosaic gateway did not start");
+}
