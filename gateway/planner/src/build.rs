@@ -19,8 +19,6 @@ pub enum PlanError {
     Unresolvable(String, String),
     #[error("`{type_name}` cannot be fetched from subgraph `{graph}`: no key of it is available")]
     NoKey { type_name: String, graph: String },
-    #[error("subscriptions are not planned yet")]
-    Subscription,
 }
 
 type Path = Vec<PathSegment>;
@@ -62,15 +60,14 @@ struct Builder<'a> {
 /// Bound on nested key/requires planning, so cyclic key dependencies end in an error.
 const MAX_INDIRECTION: usize = 8;
 
-/// Plans `operation` (from a document validated against the supergraph's API schema).
+/// Plans `operation` (from a document validated against the supergraph's API schema). A
+/// subscription plans like a query whose root fetch is the subgraph's subscription: the executor
+/// opens it and runs the rest of the plan on every event.
 pub fn plan(
     supergraph: &Supergraph,
     document: &Valid<ExecutableDocument>,
     operation: &Operation,
 ) -> Result<QueryPlan, PlanError> {
-    if operation.operation_type == OperationType::Subscription {
-        return Err(PlanError::Subscription);
-    }
     let mut builder = Builder {
         supergraph,
         document,
@@ -917,10 +914,10 @@ impl Builder<'_> {
         let mut text = String::new();
         match &group.entity {
             None => {
-                text.push_str(if operation.operation_type == OperationType::Mutation {
-                    "mutation"
-                } else {
-                    "query"
+                text.push_str(match operation.operation_type {
+                    OperationType::Mutation => "mutation",
+                    OperationType::Subscription => "subscription",
+                    OperationType::Query => "query",
                 });
                 if !definitions.is_empty() {
                     text.push('(');

@@ -49,7 +49,9 @@ impl Caller<'_> {
                 .iter()
                 .all(|(claim, want)| match identity.claims.get(claim) {
                     Some(Value::String(have)) => have == want,
-                    Some(other) => *other == serde_json::from_str::<Value>(want).unwrap_or_default(),
+                    Some(other) => {
+                        *other == serde_json::from_str::<Value>(want).unwrap_or_default()
+                    }
                     None => false,
                 })
     }

@@ -32,6 +32,8 @@ pub struct Config {
     pub headers: HeadersConfig,
     /// Answer `__schema`/`__type` [default: dev on, production off].
     pub introspection: Option<bool>,
+    /// Serve GraphiQL at `/` and `/playground` [default: dev on, production off].
+    pub playground: Option<bool>,
     /// Return plans in `extensions.queryPlan` on `x-mosaic-query-plan: true` [dev on, prod off].
     pub expose_query_plans: Option<bool>,
     /// Pass subgraph error messages to clients [dev on, production: "Subgraph errors redacted"].
@@ -123,6 +125,8 @@ pub struct LimitsConfig {
     /// Operations in one batched (JSON array) request; 0 turns batching off.
     pub max_batch_size: usize,
     pub max_concurrent_requests: usize,
+    pub max_websocket_connections: usize,
+    pub max_subscriptions_per_connection: usize,
     pub request_timeout_secs: u64,
     pub subgraph_timeout_secs: u64,
 }
@@ -139,6 +143,8 @@ impl Default for LimitsConfig {
             max_recursion: 256,
             max_batch_size: 16,
             max_concurrent_requests: 1024,
+            max_websocket_connections: 1024,
+            max_subscriptions_per_connection: 32,
             request_timeout_secs: 60,
             subgraph_timeout_secs: 30,
         }
@@ -222,6 +228,10 @@ impl Config {
 
     pub fn introspection(&self) -> bool {
         self.dev_default(self.introspection)
+    }
+
+    pub fn playground(&self) -> bool {
+        self.dev_default(self.playground)
     }
 
     pub fn expose_query_plans(&self) -> bool {

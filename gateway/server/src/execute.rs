@@ -8,9 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, join_all};
-use mosaic_planner::{
-    FetchNode, PathSegment, PlanNode, QueryPlan, Requires, Selection, Selections,
-};
+use mosaic_planner::{FetchNode, PathSegment, PlanNode, Requires, Selection, Selections};
 use serde_json::{Map, Value, json};
 
 use crate::dedup::InFlight;
@@ -55,10 +53,12 @@ struct Run<'a> {
     errors: Mutex<Vec<Value>>,
 }
 
-/// Executes `plan`; returns the merged data (before projection) and subgraph errors.
+/// Executes `node` on top of `data` (empty, or a subscription event); returns the merged data
+/// (before projection) and subgraph errors.
 pub async fn execute(
     subgraphs: &Subgraphs,
-    plan: &QueryPlan,
+    node: Option<&PlanNode>,
+    data: Value,
     variables: &Map<String, Value>,
     headers: &[reqwest::header::HeaderMap],
 ) -> (Value, Vec<Value>) {
@@ -66,10 +66,10 @@ pub async fn execute(
         subgraphs,
         variables,
         headers,
-        data: Mutex::new(Value::Object(Map::new())),
+        data: Mutex::new(data),
         errors: Mutex::new(Vec::new()),
     };
-    if let Some(node) = &plan.node {
+    if let Some(node) = node {
         run.node(node).await;
     }
     let data = run.data.into_inner().unwrap_or_else(|p| p.into_inner());

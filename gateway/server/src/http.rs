@@ -4,9 +4,11 @@
 
 use std::sync::{Arc, RwLock};
 
+use async_graphql_axum::GraphQLProtocol;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +22,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::auth::{Authenticator, Identity};
 use crate::config::{Config, CsrfConfig};
 use crate::pipeline::{Gateway, GraphQLRequest, RequestContext, RequestError};
+use crate::ws;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// Asks for the query plan in `extensions.queryPlan` (honoured when plans are exposed).
@@ -43,6 +46,20 @@ pub struct Edge {
     pub max_batch_size: usize,
     /// One permit per request being served; none left means the gateway sheds load.
     pub permits: Arc<Semaphore>,
+    /// One permit per open websocket.
+    pub ws_permits: Arc<Semaphore>,
+    pub max_subscriptions_per_connection: usize,
+    pub max_message_bytes: usize,
+}
+
+impl Edge {
+    /// The gateway serving now (a reload swaps it; a request keeps the one it started with).
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.current
+            .read()
+            .expect("no panics while swapping")
+            .clone()
+    }
 }
 
 pub fn router(edge: Edge, config: &Config) -> Router {
@@ -54,6 +71,9 @@ pub fn router(edge: Edge, config: &Config) -> Router {
         )
         .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
         .with_state(edge);
+    if config.playground() {
+        router = router.merge(crate::playground::router());
+    }
     let origins = config.cors_origins();
     if !origins.is_empty() {
         let allow = match origins.iter().any(|o| o == "*") {
@@ -130,8 +150,12 @@ async fn post_graphql(
 async fn get_graphql(
     State(edge): State<Edge>,
     headers: HeaderMap,
+    websocket: Result<(WebSocketUpgrade, GraphQLProtocol), Response>,
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
+    if let Ok((upgrade, protocol)) = websocket {
+        return ws::upgrade(edge, upgrade, protocol, headers).await;
+    }
     let json_response = wants_legacy_json(&headers);
     let (identity, _permit) = match admit(&edge, &headers).await {
         Ok(admitted) => admitted,
@@ -280,11 +304,7 @@ async fn serve(
     is_get: bool,
     json_response: bool,
 ) -> (StatusCode, Vec<u8>) {
-    let gateway = edge
-        .current
-        .read()
-        .expect("no panics while swapping")
-        .clone();
+    let gateway = edge.gateway();
     let context = RequestContext {
         forwarded: gateway.subgraphs.propagation.apply(headers),
         is_get,

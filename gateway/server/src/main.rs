@@ -342,6 +342,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
         start_dev::<inventory::Inventory>(&args, 2).await?,
         start_dev::<reviews::Reviews>(&args, 3).await?,
     ];
+    let config = args.config.load(args.jwt_secret.as_deref())?;
     let gateway = serve::start(GatewayOptions {
         supergraph: SupergraphSource::Text(DEMO_SUPERGRAPH),
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
@@ -349,10 +350,13 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
             .iter()
             .map(|s| (s.name.to_owned(), format!("http://{}/graphql", s.addr)))
             .collect(),
-        config: args.config.load(args.jwt_secret.as_deref())?,
+        config: config.clone(),
     })
     .await?;
     println!("Mosaic dev is up:");
+    if config.playground() {
+        println!("  {:<10} http://{}/playground", "playground", gateway.addr);
+    }
     println!("  {:<10} http://{}/graphql", "gateway", gateway.addr);
     for subgraph in &subgraphs {
         println!("  {:<10} http://{}/graphql", subgraph.name, subgraph.addr);

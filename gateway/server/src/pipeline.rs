@@ -10,7 +10,7 @@ use apollo_compiler::executable::OperationType;
 use apollo_compiler::parser::Parser;
 use apollo_compiler::validation::Valid;
 use lru::LruCache;
-use mosaic_planner::QueryPlan;
+use mosaic_planner::{PlanNode, QueryPlan};
 use mosaic_supergraph::Supergraph;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -106,6 +106,27 @@ pub struct Prepared {
     key: u64,
     /// Some callers may not see all of it (`@authenticated`, `@requiresScopes`, `@policy`).
     protected: bool,
+}
+
+/// A request checked and planned, ready to execute (once, or per subscription event).
+pub struct Ready {
+    pub prepared: Arc<Prepared>,
+    pub plan: Arc<QueryPlan>,
+    denied: Option<authorization::Denied>,
+    /// As the client sent them (forwarded to subgraphs).
+    pub variables: Map<String, Value>,
+    /// With defaults applied (for `@skip`/`@include` while shaping).
+    coerced: Map<String, Value>,
+    introspection: Option<Map<String, Value>>,
+}
+
+impl Prepared {
+    pub fn operation(&self) -> &apollo_compiler::executable::Operation {
+        self.document
+            .operations
+            .get(self.operation_name.as_deref())
+            .expect("the prepared operation is in its document")
+    }
 }
 
 /// Per-request facts from the transport.
@@ -231,44 +252,79 @@ impl Gateway {
         request: GraphQLRequest,
         context: &RequestContext,
     ) -> Result<Vec<u8>, RequestError> {
+        let ready = self.ready(request, context)?;
+        let node = ready.plan.node.as_ref();
+        Ok(self
+            .respond(&ready, node, Value::Object(Map::new()), Vec::new(), context)
+            .await)
+    }
+
+    /// Everything before execution: the prepared operation, the plan this caller may run,
+    /// coerced variables and introspection answers.
+    pub fn ready(
+        &self,
+        request: GraphQLRequest,
+        context: &RequestContext,
+    ) -> Result<Ready, RequestError> {
         let query = request.query.as_deref().ok_or(RequestError::MissingQuery)?;
         let prepared = self.prepare(query, request.operation_name.as_deref())?;
-        let operation = prepared
-            .document
-            .operations
-            .get(prepared.operation_name.as_deref())
-            .expect("the prepared operation is in its document");
+        let operation = prepared.operation();
         if context.is_get && operation.operation_type != OperationType::Query {
             return Err(RequestError::MutationOverGet);
         }
         let (plan, denied) = self.authorize(&prepared, operation, context)?;
-        let mut errors = denied
-            .as_ref()
-            .map(|d| d.errors.clone())
-            .unwrap_or_default();
         let variables = request.variables.unwrap_or_default();
-        let schema = &self.supergraph.api_schema;
         let coerced = apollo_compiler::request::coerce_variable_values(
-            schema,
+            &self.supergraph.api_schema,
             operation,
             &to_bytes_map(&variables),
         )
         .map_err(|e| RequestError::Variables(e.message().to_string()))?;
         let introspection = self.introspect(&prepared, operation, &coerced)?;
-        let (merged, mut subgraph_errors) =
-            execute(&self.subgraphs, &plan, &variables, &context.forwarded).await;
-        errors.append(&mut subgraph_errors);
-        let coerced: Map<String, Value> = serde_json::to_value(coerced.into_inner())
+        let coerced = serde_json::to_value(coerced.into_inner())
             .ok()
             .and_then(|v| v.as_object().cloned())
             .unwrap_or_default();
-        let mut projection = Projection::new(schema, &prepared.document, &coerced);
-        projection.introspection = introspection.as_ref();
+        Ok(Ready {
+            prepared,
+            plan,
+            denied,
+            variables,
+            coerced,
+            introspection,
+        })
+    }
+
+    /// Executes `node` (the plan, or what follows a subscription event) on top of `data` and
+    /// shapes the response body.
+    pub async fn respond(
+        &self,
+        ready: &Ready,
+        node: Option<&PlanNode>,
+        data: Value,
+        mut errors: Vec<Value>,
+        context: &RequestContext,
+    ) -> Vec<u8> {
+        if let Some(denied) = &ready.denied {
+            errors.extend(denied.errors.iter().cloned());
+        }
+        let (merged, mut subgraph_errors) = execute(
+            &self.subgraphs,
+            node,
+            data,
+            &ready.variables,
+            &context.forwarded,
+        )
+        .await;
+        errors.append(&mut subgraph_errors);
+        let schema = &self.supergraph.api_schema;
+        let mut projection = Projection::new(schema, &ready.prepared.document, &ready.coerced);
+        projection.introspection = ready.introspection.as_ref();
         projection.known_errors = &errors;
-        projection.denied = denied.as_ref();
+        projection.denied = ready.denied.as_ref();
         let mut body = Vec::with_capacity(4096);
         body.extend_from_slice(b"{\"data\":");
-        projection.write_data(operation, &merged, &mut body);
+        projection.write_data(ready.prepared.operation(), &merged, &mut body);
         errors.append(&mut projection.new_errors);
         if !errors.is_empty() {
             body.extend_from_slice(b",\"errors\":");
@@ -276,14 +332,14 @@ impl Gateway {
         }
         if context.wants_plan && self.settings.expose_plans {
             let plan = json!({ "queryPlan": {
-                "text": plan.to_string(),
-                "node": serde_json::to_value(&plan.node).unwrap_or_default(),
+                "text": ready.plan.to_string(),
+                "node": serde_json::to_value(&ready.plan.node).unwrap_or_default(),
             } });
             body.extend_from_slice(b",\"extensions\":");
             serde_json::to_writer(&mut body, &plan).expect("writing JSON to memory cannot fail");
         }
         body.push(b'}');
-        Ok(body)
+        body
     }
 
     /// Answers `__schema` and `__type` from the API schema, when the operation asks.

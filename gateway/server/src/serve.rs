@@ -114,6 +114,9 @@ pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {
         csrf: Arc::new(config.csrf.clone()),
         max_batch_size: config.limits.max_batch_size,
         permits: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
+        ws_permits: Arc::new(Semaphore::new(config.limits.max_websocket_connections)),
+        max_subscriptions_per_connection: config.limits.max_subscriptions_per_connection,
+        max_message_bytes: config.limits.max_body_bytes,
     };
     let app = http::router(edge, config);
     let task = tokio::spawn(async move {
