@@ -32,7 +32,8 @@ for name in accounts products inventory reviews; do
   wait_up "$port"
   i=$((i + 1))
 done
-RUST_LOG=warn "$BIN/mosaic" gateway --supergraph schema/supergraph.graphql --listen "127.0.0.1:$BASE" \
+# The tokens below are signed with the development key; the gateway is told so explicitly.
+MOSAIC_JWT_SECRET="mosaic-dev-secret-do-not-use-in-production" RUST_LOG=warn "$BIN/mosaic" gateway --supergraph schema/supergraph.graphql --listen "127.0.0.1:$BASE" \
   --subgraph-url "accounts=http://127.0.0.1:$((BASE + 1))/graphql" \
   --subgraph-url "products=http://127.0.0.1:$((BASE + 2))/graphql" \
   --subgraph-url "inventory=http://127.0.0.1:$((BASE + 3))/graphql" \

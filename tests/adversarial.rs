@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use common::{Process, SUPERGRAPH, code, free_ports, spawn_gateway};
 
-const HMAC_SECRET: &str = "adversarial-test-secret";
+const HMAC_SECRET: &str = "adversarial-test-secret-of-at-least-32-bytes";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/auth");
 
 struct Stack {
@@ -102,21 +102,49 @@ fn client() -> reqwest::Client {
         .expect("a client")
 }
 
-/// Sends `body` as-is; returns status and JSON body.
+/// POSTs `body` as-is over a raw connection and returns status and JSON body. The body is
+/// written alongside reading the answer, with write errors ignored: the gateway may answer (413) and hang up before
+/// reading all of it, which is the point, and an HTTP client library would report only the
+/// broken pipe.
 async fn send(body: Vec<u8>, headers: &[(&str, String)]) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let stack = stack().await;
-    let mut request = client()
-        .post(format!("http://127.0.0.1:{}/graphql", stack.port))
-        .header("content-type", "application/json")
-        .header("accept", "application/graphql-response+json")
-        .body(body);
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", stack.port))
+        .await
+        .expect("the gateway accepts connections");
+    let (mut reader, mut writer) = stream.into_split();
+    let mut head = format!(
+        "POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\
+         content-type: application/json\r\naccept: application/graphql-response+json\r\n\
+         content-length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
-        request = request.header(*name, value);
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
-    let response = request.send().await.expect("the gateway answers in time");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("a body");
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text}"));
+    head.push_str("\r\n");
+    // The write half stays open until the answer is read: a half-closed connection would
+    // make the server hang up without answering.
+    let write = async move {
+        let _ = writer.write_all(head.as_bytes()).await;
+        let _ = writer.write_all(&body).await;
+        writer
+    };
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), reader.read_to_end(&mut response));
+    let (_writer, read) = tokio::join!(write, read);
+    read.expect("the gateway answers in time")
+        .expect("reading the answer");
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    let body = serde_json::from_str(body).unwrap_or_else(|_| panic!("{status}: not JSON: {body}"));
     (status, body)
 }
 

@@ -8,63 +8,13 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use common::{Process, SUPERGRAPH, code, free_ports, post, spawn_gateway};
+use common::{Dev, Process, SUPERGRAPH, code, free_ports, post, spawn_gateway};
 
 use serde_json::{Value, json};
 
-/// The shared dev stack: gateway port, then the four subgraph ports.
-struct Dev {
-    _process: Process,
-    /// Held open for the life of the test process: when it ends, `mosaic dev` sees its standard
-    /// input close and exits (a `static` is never dropped, so `Process` alone would leak it).
-    _stdin: std::process::ChildStdin,
-    gateway: u16,
-    subgraphs: [u16; 4],
-}
-
-/// Starts `mosaic ARGS` and waits until it prints "Press Ctrl-C" (or, for the plain gateway,
-/// until the port answers).
-fn spawn(args: &[String]) -> (Process, std::process::ChildStdin) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting mosaic");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let ready = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.starts_with("Press Ctrl-C"));
-    assert!(ready, "mosaic {args:?} exited before it was up");
-    let stdin = child.stdin.take().expect("piped stdin");
-    (Process(child), stdin)
-}
-
 fn dev() -> &'static Dev {
     static DEV: OnceLock<Dev> = OnceLock::new();
-    DEV.get_or_init(|| {
-        let data_dir = std::env::temp_dir().join(format!("mosaic-e2e-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&data_dir);
-        let base = free_ports();
-        let (process, stdin) = spawn(&[
-            "dev".into(),
-            "--stop-on-stdin-eof".into(),
-            "--port".into(),
-            base.to_string(),
-            "--base-port".into(),
-            (base + 1).to_string(),
-            "--data-dir".into(),
-            data_dir.display().to_string(),
-        ]);
-        Dev {
-            _process: process,
-            _stdin: stdin,
-            gateway: base,
-            subgraphs: [base + 1, base + 2, base + 3, base + 4],
-        }
-    })
+    DEV.get_or_init(|| Dev::start("e2e"))
 }
 
 async fn gql(query: &str, variables: Value) -> Value {

@@ -2,6 +2,7 @@
 //! GraphQL over HTTP.
 #![allow(dead_code)] // each test crate uses its own subset
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -78,4 +79,53 @@ pub async fn spawn_gateway(args: &[String], port: u16) -> Process {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     panic!("mosaic gateway did not start");
+}
+
+/// A `mosaic dev` stack (gateway, then the four subgraph ports) on fresh SQLite files.
+pub struct Dev {
+    _process: Process,
+    /// Held open for the life of the test process: when it ends, `mosaic dev` sees its standard
+    /// input close and exits (a `static` is never dropped, so `Process` alone would leak it).
+    _stdin: std::process::ChildStdin,
+    pub gateway: u16,
+    pub subgraphs: [u16; 4],
+}
+
+impl Dev {
+    /// Starts `mosaic dev` and waits until it prints "Press Ctrl-C".
+    pub fn start(tag: &str) -> Self {
+        let data_dir = std::env::temp_dir().join(format!("mosaic-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let base = free_ports();
+        let args = [
+            "dev".into(),
+            "--stop-on-stdin-eof".into(),
+            "--port".into(),
+            base.to_string(),
+            "--base-port".into(),
+            (base + 1).to_string(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+        ];
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting mosaic");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let ready = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.starts_with("Press Ctrl-C"));
+        assert!(ready, "mosaic {args:?} exited before it was up");
+        let stdin = child.stdin.take().expect("piped stdin");
+        Self {
+            _process: Process(child),
+            _stdin: stdin,
+            gateway: base,
+            subgraphs: [base + 1, base + 2, base + 3, base + 4],
+        }
+    }
 }

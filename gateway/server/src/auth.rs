@@ -23,6 +23,8 @@ use crate::config::AuthConfig;
 pub struct Identity {
     pub claims: Map<String, Value>,
     pub scopes: HashSet<String>,
+    /// The verified token, forwarded to subgraphs as `Authorization: Bearer`.
+    pub token: String,
 }
 
 /// Why a request's credentials were refused. Logged; the client only learns `UNAUTHENTICATED`.
@@ -38,6 +40,7 @@ pub enum AuthError {
     Required,
 }
 
+#[derive(Clone)]
 struct Key {
     kid: Option<String>,
     key: DecodingKey,
@@ -47,30 +50,42 @@ struct Key {
 pub struct Authenticator {
     config: AuthConfig,
     hmac: Option<Key>,
+    /// From `jwks_file`: kept when the URL's keys are refetched.
+    file_keys: Arc<Vec<Key>>,
+    /// The file's keys and the URL's latest.
     jwks: RwLock<Arc<Vec<Key>>>,
     last_fetch: Mutex<Option<Instant>>,
     client: reqwest::Client,
 }
 
 const HMAC_ALGORITHMS: [Algorithm; 3] = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+/// HS256's own key size: anything shorter is weaker than the algorithm.
+const MIN_HMAC_SECRET_BYTES: usize = 32;
 
 impl Authenticator {
     /// Loads the configured keys; a JWKS URL is fetched now and refreshed in the background.
     pub async fn new(config: AuthConfig, client: reqwest::Client) -> anyhow::Result<Arc<Self>> {
+        if let Some(secret) = &config.hmac_secret {
+            anyhow::ensure!(
+                secret.len() >= MIN_HMAC_SECRET_BYTES,
+                "auth.hmac_secret must be at least {MIN_HMAC_SECRET_BYTES} bytes: a short key can be guessed"
+            );
+        }
         let hmac = config.hmac_secret.as_ref().map(|secret| Key {
             kid: None,
             key: DecodingKey::from_secret(secret.as_bytes()),
             algorithms: HMAC_ALGORITHMS.to_vec(),
         });
-        let mut keys = Vec::new();
+        let mut file_keys = Vec::new();
         if let Some(path) = &config.jwks_file {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-            keys = parse_jwks(&text).with_context(|| format!("JWKS file {path}"))?;
+            file_keys = parse_jwks(&text).with_context(|| format!("JWKS file {path}"))?;
         }
         let auth = Arc::new(Self {
             config,
             hmac,
-            jwks: RwLock::new(Arc::new(keys)),
+            file_keys: Arc::new(file_keys.clone()),
+            jwks: RwLock::new(Arc::new(file_keys)),
             last_fetch: Mutex::new(None),
             client,
         });
@@ -181,7 +196,7 @@ impl Authenticator {
                 &key.key,
                 &self.validation(header.alg),
             ) {
-                Ok(data) => return Ok(Some(identity(data.claims))),
+                Ok(data) => return Ok(Some(identity(data.claims, token))),
                 Err(err) => last_error = Some(err),
             }
         }
@@ -195,32 +210,39 @@ impl Authenticator {
         let mut validation = Validation::new(algorithm);
         validation.leeway = self.config.leeway_secs;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
+        // A configured `iss`/`aud` must be present, not only right when present.
+        let mut required = vec!["exp"];
         if let Some(issuer) = &self.config.issuer {
             validation.set_issuer(&[issuer]);
+            required.push("iss");
         }
         match self.config.audience.is_empty() {
             true => validation.validate_aud = false,
-            false => validation.set_audience(&self.config.audience),
+            false => {
+                validation.set_audience(&self.config.audience);
+                required.push("aud");
+            }
         }
+        validation.set_required_spec_claims(&required);
         validation
     }
 
+    /// Claims the next refetch slot, so concurrent requests with unknown `kid`s fetch once.
     fn may_refetch(&self) -> bool {
-        let last = self
+        let mut last = self
             .last_fetch
             .lock()
             .expect("no panics under the JWKS lock");
         let min = Duration::from_secs(self.config.jwks_min_refresh_secs);
-        last.is_none_or(|at| at.elapsed() >= min)
+        let allowed = last.is_none_or(|at| at.elapsed() >= min);
+        if allowed {
+            *last = Some(Instant::now());
+        }
+        allowed
     }
 
     async fn fetch_jwks(&self) -> anyhow::Result<()> {
         let url = self.config.jwks_url.as_deref().context("no JWKS URL")?;
-        *self
-            .last_fetch
-            .lock()
-            .expect("no panics under the JWKS lock") = Some(Instant::now());
         let text = self
             .client
             .get(url)
@@ -230,29 +252,45 @@ impl Authenticator {
             .error_for_status()?
             .text()
             .await?;
-        let keys = parse_jwks(&text)?;
+        let mut keys = parse_jwks(&text)?;
+        keys.extend(self.file_keys.iter().cloned());
         *self.jwks.write().expect("no panics under the JWKS lock") = Arc::new(keys);
         Ok(())
     }
 }
 
-/// The keys of a JWKS document, each allowed only its own algorithm (or family).
+/// The signing keys of a JWKS document, each allowed only its own algorithm (or family). A key
+/// that cannot verify signatures (an encryption key, an unknown algorithm) is skipped with a
+/// warning rather than failing the whole set.
 fn parse_jwks(text: &str) -> anyhow::Result<Vec<Key>> {
     let set: JwkSet = serde_json::from_str(text)?;
-    set.keys
-        .iter()
-        .map(|jwk| {
-            let algorithms = match jwk.common.key_algorithm {
-                Some(alg) => vec![Algorithm::from_str(&alg.to_string())?],
-                None => family(&jwk.algorithm),
-            };
-            Ok(Key {
-                kid: jwk.common.key_id.clone(),
-                key: DecodingKey::from_jwk(jwk)?,
-                algorithms,
-            })
+    let key = |jwk: &jsonwebtoken::jwk::Jwk| -> anyhow::Result<Key> {
+        anyhow::ensure!(
+            jwk.common.public_key_use != Some(jsonwebtoken::jwk::PublicKeyUse::Encryption),
+            "an encryption key"
+        );
+        let algorithms = match jwk.common.key_algorithm {
+            Some(alg) => vec![Algorithm::from_str(&alg.to_string())?],
+            None => family(&jwk.algorithm),
+        };
+        Ok(Key {
+            kid: jwk.common.key_id.clone(),
+            key: DecodingKey::from_jwk(jwk)?,
+            algorithms,
         })
-        .collect()
+    };
+    Ok(set
+        .keys
+        .iter()
+        .filter_map(|jwk| {
+            key(jwk)
+                .inspect_err(|err| {
+                    let kid = jwk.common.key_id.as_deref().unwrap_or("-");
+                    tracing::warn!(kid, "JWKS key skipped: {err:#}");
+                })
+                .ok()
+        })
+        .collect())
 }
 
 fn family(parameters: &AlgorithmParameters) -> Vec<Algorithm> {
@@ -269,7 +307,7 @@ fn family(parameters: &AlgorithmParameters) -> Vec<Algorithm> {
 }
 
 /// Scopes from `scope` (space-separated, OAuth 2.0) or `scp` (a list).
-fn identity(claims: Map<String, Value>) -> Identity {
+fn identity(claims: Map<String, Value>, token: &str) -> Identity {
     let mut scopes = HashSet::new();
     for name in ["scope", "scp"] {
         match claims.get(name) {
@@ -280,5 +318,9 @@ fn identity(claims: Map<String, Value>) -> Identity {
             _ => {}
         }
     }
-    Identity { claims, scopes }
+    Identity {
+        claims,
+        scopes,
+        token: token.to_owned(),
+    }
 }

@@ -49,15 +49,20 @@ impl Caller<'_> {
                 .iter()
                 .all(|(claim, want)| match identity.claims.get(claim) {
                     Some(Value::String(have)) => have == want,
-                    Some(other) => {
-                        *other == serde_json::from_str::<Value>(want).unwrap_or_default()
-                    }
+                    Some(other) => serde_json::from_str::<Value>(want).is_ok_and(|w| *other == w),
                     None => false,
                 })
     }
 }
 
 impl Requirement {
+    /// Both this and `other` must hold.
+    fn and(&mut self, other: &Requirement) {
+        self.authenticated |= other.authenticated;
+        self.scopes = all_of(&self.scopes, &other.scopes);
+        self.policies = all_of(&self.policies, &other.policies);
+    }
+
     fn allows(&self, caller: &Caller<'_>) -> bool {
         let Some(identity) = caller.identity else {
             return !self.authenticated && self.scopes.is_empty() && self.policies.is_empty();
@@ -73,6 +78,18 @@ impl Requirement {
                 .iter()
                 .any(|all| all.iter().all(|p| caller.policy(p)));
         scopes && policies
+    }
+}
+
+/// `any of a` and `any of b`, as one "any of" list: every pairing of an inner list of each.
+fn all_of(a: &[Vec<String>], b: &[Vec<String>]) -> Vec<Vec<String>> {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_vec(),
+        (_, true) => a.to_vec(),
+        _ => a
+            .iter()
+            .flat_map(|x| b.iter().map(move |y| x.iter().chain(y).cloned().collect()))
+            .collect(),
     }
 }
 
@@ -117,8 +134,60 @@ impl Denied {
 }
 
 impl Rules {
-    /// Reads the directives, under whatever names the supergraph's `@link`s give them.
+    /// Reads the directives, under whatever names the supergraph's `@link`s give them, and
+    /// spreads them across abstract types so no path around them exists: a field of an
+    /// interface carries the rules of that field on every implementation (and the other way
+    /// round), and an abstract type carries the rules of every type it may turn out to be.
     pub fn from_supergraph(schema: &Schema) -> Self {
+        let mut rules = Self::declared(schema);
+        let implementers = schema.implementers_map();
+        for (type_name, ty) in &schema.types {
+            let possible: Vec<&Name> = match ty {
+                ExtendedType::Interface(_) => implementers
+                    .get(type_name)
+                    .map(|i| i.objects.iter().chain(&i.interfaces).collect())
+                    .unwrap_or_default(),
+                ExtendedType::Union(u) => u.members.iter().map(|m| &m.name).collect(),
+                _ => continue,
+            };
+            for member in possible {
+                rules.link(type_name, member, ty);
+            }
+        }
+        rules
+    }
+
+    /// Makes `abstract_type` and its possible type `member` share their rules.
+    fn link(&mut self, abstract_type: &Name, member: &Name, ty: &ExtendedType) {
+        if let Some(requirement) = self.types.get(member).cloned() {
+            self.types
+                .entry(abstract_type.clone())
+                .or_default()
+                .and(&requirement);
+        }
+        let ExtendedType::Interface(interface) = ty else {
+            return;
+        };
+        for field in interface.fields.keys() {
+            let on_interface = self
+                .fields
+                .get(&(abstract_type.clone(), field.clone()))
+                .cloned();
+            let on_member = self.fields.get(&(member.clone(), field.clone())).cloned();
+            let mut both = on_interface.clone().unwrap_or_default();
+            if let Some(on_member) = &on_member {
+                both.and(on_member);
+            }
+            if on_interface.is_some() || on_member.is_some() {
+                self.fields
+                    .insert((abstract_type.clone(), field.clone()), both.clone());
+                self.fields.insert((member.clone(), field.clone()), both);
+            }
+        }
+    }
+
+    /// The directives as written.
+    fn declared(schema: &Schema) -> Self {
         let names = DirectiveNames::from_links(schema);
         let mut rules = Self::default();
         for (type_name, ty) in &schema.types {
@@ -201,12 +270,15 @@ impl Walk<'_, '_> {
                     self.path
                         .push(Value::String(field.response_key().to_string()));
                     let returns = field.definition.ty.inner_named_type();
+                    // The parent's own rule matters at the root (`type Mutation @authenticated`);
+                    // below, the field that returned the parent was checked already.
                     let allowed = self
                         .rules
                         .fields
                         .get(&(set.ty.clone(), field.name.clone()))
                         .is_none_or(|r| r.allows(self.caller))
-                        && self.type_allowed(returns);
+                        && self.type_allowed(returns)
+                        && self.type_allowed(&set.ty);
                     if allowed {
                         let lists = list_depth(&field.definition.ty);
                         (0..lists).for_each(|_| self.path.push(json!("@")));
@@ -220,8 +292,10 @@ impl Walk<'_, '_> {
                             .insert((set.ty.clone(), field.name.clone()));
                         let address = &**field as *const Field as usize;
                         self.denied.selections.insert(address);
-                        if !self.type_allowed(returns) {
-                            self.denied.types.insert(returns.clone());
+                        for ty in [returns, &set.ty] {
+                            if !self.type_allowed(ty) {
+                                self.denied.types.insert(ty.clone());
+                            }
                         }
                         self.deny();
                     }
@@ -241,7 +315,7 @@ impl Walk<'_, '_> {
 
     fn fragment(&mut self, condition: Option<&Name>, set: &SelectionSet) {
         match condition {
-            Some(ty) if ty != &set.ty && !self.type_allowed(ty) => {
+            Some(ty) if !self.type_allowed(ty) => {
                 self.denied.types.insert(ty.clone());
                 self.deny();
             }
@@ -463,7 +537,51 @@ mod tests {
         Identity {
             claims: claims.as_object().cloned().unwrap_or_default(),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            token: String::new(),
         }
+    }
+
+    /// A rule on one implementation's field also guards that field read through the interface.
+    #[test]
+    fn rules_cross_interfaces_and_fragments() {
+        let sdl = std::fs::read_to_string(format!(
+            "{CASES}/interface-implemented-in-two-subgraphs/supergraph.graphql"
+        ))
+        .expect("a composition fixture")
+        .replace(
+            "@link(url: \"https://specs.apollo.dev/link/v1.0\")",
+            "@link(url: \"https://specs.apollo.dev/link/v1.0\")\n  \
+             @link(url: \"https://specs.apollo.dev/authenticated/v0.1\", for: SECURITY)",
+        )
+        .replace(
+            "  isbn: String\n",
+            "  isbn: String @authenticated\n  secret: String\n",
+        )
+        .replace(
+            "  runtime: Int\n",
+            "  runtime: Int\n  secret: String @authenticated\n",
+        )
+        .replace(
+            "  title: String!\n}",
+            "  title: String!\n  secret: String\n}",
+        ) + "\ndirective @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM\n";
+        let graph = Supergraph::parse(&sdl).expect("a valid supergraph");
+        let none = BTreeMap::new();
+        let check = |query| denied(&graph, query, None, &none).0;
+        // Through the interface: `Film.secret` is protected, so `Media.secret` is too.
+        assert_eq!(
+            check("{ media { title secret } }"),
+            [r#"["media","@","secret"]"#]
+        );
+        // Through fragments, inline and named.
+        assert_eq!(
+            check("{ media { ... on Book { isbn } } }"),
+            [r#"["media","@","isbn"]"#]
+        );
+        let named = "{ media { ...B } } fragment B on Book { isbn }";
+        assert_eq!(check(named), [r#"["media","@","isbn"]"#]);
+        let signed_in = identity(&[], json!({}));
+        assert!(denied(&graph, named, Some(&signed_in), &none).0.is_empty());
     }
 
     #[test]

@@ -13,10 +13,11 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
-    /// Introspection, plans in `extensions`, detailed subgraph errors and permissive CORS on.
+    /// Introspection, playground, plans in `extensions`, detailed subgraph errors and
+    /// permissive CORS on. The default of `mosaic dev` (and of a config without a profile).
     #[default]
     Dev,
-    /// All of those off: the hardened defaults.
+    /// All of those off: the hardened defaults, and the default of `mosaic gateway`.
     Production,
 }
 
@@ -215,7 +216,13 @@ impl Config {
         if expanded.trim().is_empty() {
             return Ok(Self::default());
         }
-        Ok(serde_yaml_ng::from_str(&expanded)?)
+        let config: Self = serde_yaml_ng::from_str(&expanded)?;
+        let wildcard = config.cors.allow_origins.iter().flatten().any(|o| o == "*");
+        anyhow::ensure!(
+            !(wildcard && config.cors.allow_credentials),
+            "cors: `allow_credentials` cannot be combined with the origin `*`"
+        );
+        Ok(config)
     }
 
     pub fn profile(&self) -> Profile {

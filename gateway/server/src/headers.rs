@@ -1,9 +1,12 @@
-//! Which client headers reach each subgraph: `authorization` always (the subgraphs verify the
-//! token themselves), then the configured rules for all subgraphs and for each one.
+//! Which client headers reach each subgraph: the verified token as `Authorization: Bearer`
+//! whatever header or cookie it came in (the subgraphs verify it again; an unverified
+//! `authorization` header never passes), then the configured rules for all subgraphs and for
+//! each one.
 
 use axum::http::HeaderMap;
 use reqwest::header::{self, HeaderName, HeaderValue};
 
+use crate::auth::Identity;
 use crate::config::{HeaderRule, HeadersConfig};
 
 /// The rules of each graph, by graph id.
@@ -42,13 +45,19 @@ impl Propagation {
         Ok(Self { per_graph })
     }
 
-    /// The headers each graph gets for a request carrying `incoming`.
-    pub fn apply(&self, incoming: &HeaderMap) -> Vec<reqwest::header::HeaderMap> {
+    /// The headers each graph gets for a request carrying `incoming` from `identity`.
+    pub fn apply(
+        &self,
+        incoming: &HeaderMap,
+        identity: Option<&Identity>,
+    ) -> Vec<reqwest::header::HeaderMap> {
+        let bearer =
+            identity.and_then(|i| HeaderValue::try_from(format!("Bearer {}", i.token)).ok());
         self.per_graph
             .iter()
             .map(|rules| {
                 let mut out = reqwest::header::HeaderMap::new();
-                if let Some(value) = incoming.get(header::AUTHORIZATION) {
+                if let Some(value) = &bearer {
                     out.insert(header::AUTHORIZATION, value.clone());
                 }
                 for rule in rules {

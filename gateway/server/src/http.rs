@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -100,12 +100,16 @@ pub fn router(edge: Edge, config: &Config) -> Router {
     router
 }
 
-async fn post_graphql(
-    State(edge): State<Edge>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+/// POST: the cheap checks (CSRF, load, identity) run on the headers before the body is read, so
+/// refused requests never hold a body buffer.
+async fn post_graphql(State(edge): State<Edge>, request: axum::extract::Request) -> Response {
+    let headers = request.headers().clone();
     let json_response = wants_legacy_json(&headers);
+    let (identity, _permit) = match admit(&edge, &headers).await {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let body: Result<Bytes, BytesRejection> = Bytes::from_request(request, &()).await;
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -121,10 +125,6 @@ async fn post_graphql(
             let message = rejection.body_text();
             return error_response(rejection.status(), "BAD_REQUEST", &message, json_response);
         }
-    };
-    let (identity, _permit) = match admit(&edge, &headers).await {
-        Ok(admitted) => admitted,
-        Err(response) => return response,
     };
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return serve_batch(&edge, &body, &headers, identity, json_response).await;
@@ -306,7 +306,10 @@ async fn serve(
 ) -> (StatusCode, Vec<u8>) {
     let gateway = edge.gateway();
     let context = RequestContext {
-        forwarded: gateway.subgraphs.propagation.apply(headers),
+        forwarded: gateway
+            .subgraphs
+            .propagation
+            .apply(headers, identity.as_ref()),
         is_get,
         wants_plan: headers
             .get(QUERY_PLAN_HEADER)

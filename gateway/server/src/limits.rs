@@ -1,5 +1,5 @@
 //! Operation limits, checked on the parsed document before validation so that a hostile
-//! operation costs no more than its walk: depth, height (fields selected once fragments are
+//! operation costs no more than its walk: depth, height (selections visited once fragments are
 //! expanded), aliases and root fields. The walk stops at the first bound it crosses, so fragment
 //! "bombs" (fragments spreading each other many times) end early.
 
@@ -14,7 +14,7 @@ use crate::config::LimitsConfig;
 pub enum LimitExceeded {
     #[error("the operation is nested deeper than {0} fields")]
     Depth(usize),
-    #[error("the operation selects more than {0} fields (fragments expanded)")]
+    #[error("the operation has more than {0} selections (fragments expanded)")]
     Height(usize),
     #[error("the operation uses more than {0} aliases")]
     Aliases(usize),
@@ -75,12 +75,14 @@ struct Walk<'a> {
 impl Walk<'_> {
     fn selections(&mut self, set: &[Selection], depth: usize) -> Result<(), LimitExceeded> {
         for selection in set {
+            // Every selection visited counts, spreads too: a chain of fragments that each spread
+            // the next many times (even to a fragment that does not exist) runs out here.
+            self.height += 1;
+            if self.height > self.limits.max_height {
+                return Err(LimitExceeded::Height(self.limits.max_height));
+            }
             match selection {
                 Selection::Field(field) => {
-                    self.height += 1;
-                    if self.height > self.limits.max_height {
-                        return Err(LimitExceeded::Height(self.limits.max_height));
-                    }
                     if field.alias.is_some() {
                         self.aliases += 1;
                         if self.aliases > self.limits.max_aliases {
@@ -179,5 +181,15 @@ mod tests {
         assert_eq!(run(bomb), Err(LimitExceeded::Height(20)));
         let cycle = "{ a { ...F } } fragment F on T { b ...G } fragment G on T { c ...F }";
         assert!(run(cycle).is_err());
+        let chain: String = (0..30)
+            .map(|i| {
+                format!(
+                    "fragment A{i} on T {{ {} }} ",
+                    format!("...A{} ", i + 1).repeat(10)
+                )
+            })
+            .collect();
+        let unknown_bomb = format!("{{ a {{ ...A0 }} }} {chain}");
+        assert!(run(&unknown_bomb).is_err());
     }
 }

@@ -137,8 +137,8 @@ struct ConfigArgs {
     /// YAML config file (see `gateway/mosaic.example.yaml`); `${VAR}` is expanded.
     #[arg(long, env = "MOSAIC_CONFIG")]
     config: Option<PathBuf>,
-    /// `dev` (introspection, plans, detailed errors on) or `production` (all off)
-    /// [default: the config's, else dev].
+    /// `dev` (introspection, playground, plans, detailed errors on) or `production` (all off)
+    /// [default: the config's, else `dev` for `mosaic dev` and `production` for `mosaic gateway`].
     #[arg(long, env = "MOSAIC_PROFILE")]
     profile: Option<Profile>,
 }
@@ -147,14 +147,12 @@ impl ConfigArgs {
     /// The config file (or defaults) with the profile flag and the JWT key applied: without a
     /// configured key source, tokens are checked with `MOSAIC_JWT_SECRET`, or in the dev profile
     /// with the development key the subgraphs use by default.
-    fn load(&self, jwt_secret: Option<&str>) -> anyhow::Result<Config> {
+    fn load(&self, jwt_secret: Option<&str>, default: Profile) -> anyhow::Result<Config> {
         let mut config = match &self.config {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
-        if let Some(profile) = self.profile {
-            config.profile = Some(profile);
-        }
+        config.profile = self.profile.or(config.profile).or(Some(default));
         let auth = &mut config.auth;
         if auth.hmac_secret.is_none() && auth.jwks_file.is_none() && auth.jwks_url.is_none() {
             auth.hmac_secret = match (jwt_secret, config.profile.unwrap_or_default()) {
@@ -214,7 +212,7 @@ fn main() -> ExitCode {
 
 async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let secret = std::env::var("MOSAIC_JWT_SECRET").ok();
-    let mut config = args.config.load(secret.as_deref())?;
+    let mut config = args.config.load(secret.as_deref(), Profile::Production)?;
     if let Some(secs) = args.subgraph_timeout {
         config.limits.subgraph_timeout_secs = secs;
     }
@@ -342,7 +340,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
         start_dev::<inventory::Inventory>(&args, 2).await?,
         start_dev::<reviews::Reviews>(&args, 3).await?,
     ];
-    let config = args.config.load(args.jwt_secret.as_deref())?;
+    let config = args.config.load(args.jwt_secret.as_deref(), Profile::Dev)?;
     let gateway = serve::start(GatewayOptions {
         supergraph: SupergraphSource::Text(DEMO_SUPERGRAPH),
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),

@@ -94,7 +94,12 @@ impl<'a> Projection<'a> {
                 continue;
             }
             let source = match is_root && (field.name == "__schema" || field.name == "__type") {
-                _ if self.denied.is_some_and(|d| d.covers(field)) => None,
+                _ if self
+                    .denied
+                    .is_some_and(|d| fields.iter().any(|f| d.covers(f))) =>
+                {
+                    None
+                }
                 true => self.introspection,
                 false => Some(object),
             };

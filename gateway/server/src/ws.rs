@@ -158,7 +158,10 @@ impl WsExecutor {
     ) -> BoxStream<'static, async_graphql::Response> {
         let gateway = self.edge.gateway();
         let context = RequestContext {
-            forwarded: gateway.subgraphs.propagation.apply(&self.session.headers),
+            forwarded: gateway
+                .subgraphs
+                .propagation
+                .apply(&self.session.headers, self.session.identity.as_ref()),
             is_get: false,
             wants_plan: false,
             identity: self.session.identity.clone(),

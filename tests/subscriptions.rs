@@ -1,0 +1,281 @@
+//! Subscriptions through a real `mosaic gateway` process whose reviews subgraph is a scripted
+//! `graphql-transport-ws` server in this process: the legacy `graphql-ws` subprotocol, a subgraph
+//! socket that dies mid-subscription, and a client that stops reading while the subgraph floods.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::ws::{Message as ServerMessage, WebSocket, WebSocketUpgrade};
+use axum::routing::get;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use common::{Process, SUPERGRAPH, free_ports, spawn_gateway};
+
+/// What the scripted subgraph does once a subscription starts.
+#[derive(Clone, Copy)]
+enum Script {
+    /// One event, then the socket drops without a `complete`.
+    DieAfterOne,
+    /// Large events as fast as the connection takes them.
+    Flood,
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicUsize,
+    closed: AtomicBool,
+}
+
+const FLOOD_EVENTS: usize = 2_000;
+const FLOOD_EVENT_BYTES: usize = 64 * 1024;
+
+/// Starts the scripted subgraph on its own thread and runtime; returns its port.
+fn scripted_subgraph(script: Script, counters: Arc<Counters>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async move {
+            let app = Router::new().route(
+                "/graphql",
+                get(move |upgrade: WebSocketUpgrade| async move {
+                    upgrade
+                        .protocols(["graphql-transport-ws"])
+                        .on_upgrade(move |socket| run_script(socket, script, counters))
+                }),
+            );
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            axum::serve(listener, app).await.expect("serving");
+        });
+    });
+    port
+}
+
+async fn run_script(mut socket: WebSocket, script: Script, counters: Arc<Counters>) {
+    let mut id = String::new();
+    while let Some(Ok(ServerMessage::Text(text))) = socket.recv().await {
+        let message: Value = serde_json::from_str(&text).unwrap_or_default();
+        match message["type"].as_str() {
+            Some("connection_init") => {
+                let ack = json!({ "type": "connection_ack" }).to_string();
+                let _ = socket.send(ServerMessage::Text(ack.into())).await;
+            }
+            Some("subscribe") => {
+                id = message["id"].as_str().unwrap_or_default().to_owned();
+                break;
+            }
+            _ => {}
+        }
+    }
+    let event = |body: String| {
+        let next = json!({ "id": id, "type": "next",
+            "payload": { "data": { "reviewAdded": { "body": body } } } });
+        ServerMessage::Text(next.to_string().into())
+    };
+    match script {
+        Script::DieAfterOne => {
+            let _ = socket.send(event("last words".into())).await;
+            counters.sent.fetch_add(1, Ordering::SeqCst);
+            // Dropping the socket closes TCP without a close frame or `complete`.
+        }
+        Script::Flood => {
+            for _ in 0..FLOOD_EVENTS {
+                if socket
+                    .send(event("x".repeat(FLOOD_EVENT_BYTES)))
+                    .await
+                    .is_err()
+                {
+                    counters.closed.store(true, Ordering::SeqCst);
+                    return;
+                }
+                counters.sent.fetch_add(1, Ordering::SeqCst);
+            }
+            // Wait for the gateway to hang up.
+            while socket.recv().await.is_some_and(|m| m.is_ok()) {}
+            counters.closed.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A gateway whose reviews subgraph is the scripted one (the others are never asked).
+async fn gateway(script: Script, counters: Arc<Counters>) -> (Process, u16) {
+    let upstream = scripted_subgraph(script, counters);
+    let port = free_ports();
+    let mut args: Vec<String> = ["gateway", "--supergraph", SUPERGRAPH, "--listen"]
+        .map(String::from)
+        .to_vec();
+    args.push(format!("127.0.0.1:{port}"));
+    args.push("--subgraph-url".into());
+    args.push(format!("reviews=http://127.0.0.1:{upstream}/graphql"));
+    (spawn_gateway(&args, port).await, port)
+}
+
+type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(port: u16, protocol: &str) -> Client {
+    let mut request = format!("ws://127.0.0.1:{port}/graphql")
+        .into_client_request()
+        .expect("a request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        protocol.parse().expect("a header value"),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the gateway accepts websockets");
+    socket
+}
+
+async fn send(client: &mut Client, message: Value) {
+    client
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .expect("sending");
+}
+
+/// The next JSON message, within 10 s.
+async fn receive(client: &mut Client) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), client.next())
+            .await
+            .expect("a message in time")
+            .expect("the socket is open")
+            .expect("a frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("JSON");
+        }
+    }
+}
+
+const SUBSCRIPTION: &str = "subscription { reviewAdded { body } }";
+
+#[tokio::test]
+async fn a_dying_subgraph_socket_gives_the_client_an_error_then_complete() {
+    let counters = Arc::new(Counters::default());
+    let (_gateway, port) = gateway(Script::DieAfterOne, counters).await;
+    let mut client = connect(port, "graphql-transport-ws").await;
+    send(
+        &mut client,
+        json!({ "type": "connection_init", "payload": {} }),
+    )
+    .await;
+    assert_eq!(receive(&mut client).await["type"], "connection_ack");
+    send(
+        &mut client,
+        json!({ "id": "a", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }),
+    )
+    .await;
+    let first = receive(&mut client).await;
+    assert_eq!(
+        first["payload"]["data"]["reviewAdded"]["body"], "last words",
+        "{first}"
+    );
+    let failure = receive(&mut client).await;
+    assert_eq!(failure["type"], "next");
+    assert_eq!(
+        failure["payload"]["errors"][0]["extensions"]["code"],
+        "SUBREQUEST_WEBSOCKET_ERROR"
+    );
+    assert_eq!(
+        failure["payload"]["errors"][0]["extensions"]["serviceName"],
+        "reviews"
+    );
+    assert_eq!(
+        receive(&mut client).await,
+        json!({ "id": "a", "type": "complete" })
+    );
+}
+
+#[tokio::test]
+async fn the_legacy_graphql_ws_subprotocol_is_served() {
+    let counters = Arc::new(Counters::default());
+    let (_gateway, port) = gateway(Script::DieAfterOne, counters).await;
+    let mut client = connect(port, "graphql-ws").await;
+    send(
+        &mut client,
+        json!({ "type": "connection_init", "payload": {} }),
+    )
+    .await;
+    assert_eq!(receive(&mut client).await["type"], "connection_ack");
+    send(
+        &mut client,
+        json!({ "id": "1", "type": "start", "payload": { "query": SUBSCRIPTION } }),
+    )
+    .await;
+    let data = receive(&mut client).await;
+    assert_eq!(data["type"], "data");
+    assert_eq!(data["payload"]["data"]["reviewAdded"]["body"], "last words");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_holds_back_the_subgraph_not_gateway_memory() {
+    let counters = Arc::new(Counters::default());
+    let (gateway, port) = gateway(Script::Flood, counters.clone()).await;
+    let mut client = connect(port, "graphql-transport-ws").await;
+    send(
+        &mut client,
+        json!({ "type": "connection_init", "payload": {} }),
+    )
+    .await;
+    assert_eq!(receive(&mut client).await["type"], "connection_ack");
+    send(
+        &mut client,
+        json!({ "id": "f", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }),
+    )
+    .await;
+    // The client reads nothing: wait until the subgraph can send no more.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = (usize::MAX, Instant::now());
+    loop {
+        let sent = counters.sent.load(Ordering::SeqCst);
+        if sent != last.0 {
+            last = (sent, Instant::now());
+        } else if last.1.elapsed() > Duration::from_millis(500) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the subgraph never stalled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stalled_at = counters.sent.load(Ordering::SeqCst);
+    assert!(
+        stalled_at < FLOOD_EVENTS,
+        "nothing held the subgraph back ({stalled_at} sent)"
+    );
+    let rss_kb = rss_kb(gateway.0.id());
+    let held_mb = stalled_at * FLOOD_EVENT_BYTES / (1 << 20);
+    eprintln!("subgraph stalled after {stalled_at} events ({held_mb} MB); gateway RSS {rss_kb} kB");
+    assert!(
+        rss_kb < 150_000,
+        "gateway RSS {rss_kb} kB with {held_mb} MB in flight"
+    );
+    // Reading again resumes the flow; hanging up closes the subgraph's socket.
+    assert_eq!(receive(&mut client).await["type"], "next");
+    drop(client);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !counters.closed.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "the subgraph socket stayed open");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn rss_kb(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse().ok())
+        })
+        .unwrap_or(0)
+}
