@@ -99,6 +99,9 @@ struct DevArgs {
     /// HMAC key shared by the subgraphs to sign and verify tokens [default: the dev key].
     #[arg(long, env = "MOSAIC_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
+    /// Event bus of the subgraphs' subscriptions: `nats://HOST:PORT` [default: in-process].
+    #[arg(long, env = "MOSAIC_BUS_URL")]
+    bus_url: Option<String>,
     /// Exit when standard input closes: lets a test harness that dies take the stack with it.
     #[arg(long, hide = true)]
     stop_on_stdin_eof: bool,
@@ -380,6 +383,7 @@ async fn start_dev<S: Subgraph>(
         database_url: Some(format!("sqlite://{}?mode=rwc", file.display())),
         jwt_secret: args.jwt_secret.clone(),
         seed: true,
+        bus_url: args.bus_url.clone(),
     };
     start::<S>(&options).await
 }

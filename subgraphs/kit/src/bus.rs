@@ -90,3 +90,57 @@ impl EventBus for LocalBus {
         .boxed()
     }
 }
+
+/// NATS core pub/sub (`--bus-url nats://...`): every replica of a subgraph publishes to and
+/// listens on the same broker, so a mutation on one replica reaches subscribers on all. Subjects
+/// are `<prefix>.<subject>`. Delivery is at most once, like the local bus: a subscriber that
+/// falls too far behind loses events (the client library drops them and logs a slow consumer)
+/// rather than growing memory.
+pub struct NatsBus {
+    client: async_nats::Client,
+    prefix: String,
+}
+
+impl NatsBus {
+    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = async_nats::ConnectOptions::new()
+            .subscription_capacity(SUBSCRIPTION_CAPACITY)
+            .connect(url)
+            .await?;
+        Ok(Self {
+            client,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn subject(&self, subject: &str) -> String {
+        format!("{}.{subject}", self.prefix)
+    }
+}
+
+/// Events buffered per subscription before the oldest are dropped.
+const SUBSCRIPTION_CAPACITY: usize = 1024;
+
+impl EventBus for NatsBus {
+    fn publish(&self, subject: &str, payload: Vec<u8>) {
+        let (client, subject) = (self.client.clone(), self.subject(subject));
+        // Queued in the client's bounded outbox; a full outbox or lost broker is logged.
+        tokio::spawn(async move {
+            if let Err(err) = client.publish(subject, payload.into()).await {
+                tracing::warn!(%err, "publishing an event to NATS failed");
+            }
+        });
+    }
+
+    fn subscribe(&self, subject: &str) -> BoxStream<'static, Arc<[u8]>> {
+        let (client, subject) = (self.client.clone(), self.subject(subject));
+        stream::once(async move { client.subscribe(subject).await })
+            .filter_map(|subscribed| async move {
+                subscribed
+                    .inspect_err(|err| tracing::warn!(%err, "subscribing on NATS failed"))
+                    .ok()
+            })
+            .flat_map(|subscriber| subscriber.map(|message| Arc::from(&message.payload[..])))
+            .boxed()
+    }
+}

@@ -9,7 +9,8 @@ use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
 use crate::caller::{Auth, DEV_JWT_SECRET};
-use crate::{Context, LocalBus, Subgraph, db, server};
+use crate::bus::NatsBus;
+use crate::{Context, EventBus, LocalBus, Subgraph, db, server};
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +69,10 @@ pub struct Options {
     /// Load the demo data into an empty database before serving.
     #[arg(long)]
     pub seed: bool,
+    /// Event bus for subscriptions: `nats://HOST:PORT` shares events between replicas
+    /// [default: in-process, one replica].
+    #[arg(long, env = "MOSAIC_BUS_URL")]
+    pub bus_url: Option<String>,
 }
 
 impl Options {
@@ -75,6 +80,17 @@ impl Options {
         self.database_url
             .clone()
             .unwrap_or_else(|| db::default_url(S::NAME))
+    }
+
+    async fn bus(&self) -> anyhow::Result<Arc<dyn EventBus>> {
+        Ok(match &self.bus_url {
+            Some(url) => Arc::new(
+                NatsBus::connect(url, "mosaic")
+                    .await
+                    .with_context(|| format!("connecting to the event bus at {url}"))?,
+            ),
+            None => Arc::new(LocalBus::default()),
+        })
     }
 
     fn auth(&self) -> Auth {
@@ -148,7 +164,7 @@ pub async fn start<S: Subgraph>(options: &Options) -> anyhow::Result<Running> {
     let ctx = Context {
         db,
         auth: Arc::new(options.auth()),
-        bus: Arc::new(LocalBus::default()),
+        bus: options.bus().await?,
     };
     let listen = options
         .listen

@@ -24,7 +24,7 @@ use async_graphql::{ObjectType, SchemaBuilder, SubscriptionType};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
-pub use bus::{EventBus, LocalBus};
+pub use bus::{EventBus, LocalBus, NatsBus};
 pub use caller::{Auth, Caller};
 pub use error::{AppError, AppResult};
 

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 use crate::caller::{Auth, DEV_JWT_SECRET};
-use crate::{Context, LocalBus, Subgraph, db, server};
+use crate::{Context, EventBus, LocalBus, Subgraph, db, server};
 
 /// Env var naming a PostgreSQL server (e.g. `postgres://postgres@127.0.0.1:5432`); when set, each
 /// test gets a database of its own there instead of an SQLite file.
@@ -62,7 +62,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub db: DatabaseConnection,
     pub auth: Arc<Auth>,
-    bus: Arc<LocalBus>,
+    /// The in-process bus, whose listeners `subscribe` can count; `None` on a shared broker.
+    local_bus: Option<Arc<LocalBus>>,
     statements: Arc<AtomicUsize>,
     http: reqwest::Client,
 }
@@ -70,21 +71,39 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start<S: Subgraph>() -> Self {
         let url = fresh_database_url(S::NAME).await;
-        let mut db = db::connect_and_migrate::<S::Migrator>(&url)
+        let bus = Arc::new(LocalBus::default());
+        let mut server = Self::serve::<S>(&url, bus.clone(), true).await;
+        server.local_bus = Some(bus);
+        server
+    }
+
+    /// One replica of a subgraph: `database_url` and `bus` shared with the others; only the
+    /// first seeds.
+    pub async fn start_replica<S: Subgraph>(
+        database_url: &str,
+        bus: Arc<dyn EventBus>,
+        seed: bool,
+    ) -> Self {
+        Self::serve::<S>(database_url, bus, seed).await
+    }
+
+    async fn serve<S: Subgraph>(url: &str, bus: Arc<dyn EventBus>, seed: bool) -> Self {
+        let mut db = db::connect_and_migrate::<S::Migrator>(url)
             .await
             .expect("migrating the test database");
-        S::seed(&db).await.expect("seeding the test database");
+        if seed {
+            S::seed(&db).await.expect("seeding the test database");
+        }
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
         db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
         let auth = Arc::new(Auth::new(DEV_JWT_SECRET));
-        let bus = Arc::new(LocalBus::default());
         let ctx = Context {
             db: db.clone(),
             auth: auth.clone(),
-            bus: bus.clone(),
+            bus,
         };
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -98,7 +117,7 @@ impl TestServer {
             addr,
             db,
             auth,
-            bus,
+            local_bus: None,
             statements,
             http: reqwest::Client::new(),
         }
@@ -161,21 +180,24 @@ impl TestServer {
         let mut subscription = self.subscribe_raw(authorization).await;
         let ack = subscription.message().await;
         assert_eq!(ack["type"], "connection_ack", "expected an ack, got {ack}");
-        let listening = self.bus.subscriber_count();
+        let listening = self.local_bus.as_ref().map(|b| b.subscriber_count());
         send(
             &mut subscription.socket,
             json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } }),
         )
         .await;
-        // The protocol does not acknowledge `subscribe`: wait until the bus sees the listener, so
-        // that events published next are certain to reach it.
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while self.bus.subscriber_count() <= listening {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        })
-        .await
-        .expect("the subscription reaches the bus within 10 s");
+        // The protocol does not acknowledge `subscribe`: wait until the local bus sees the
+        // listener, so that events published next are certain to reach it. (On a shared
+        // broker there is no such signal; callers retry instead.)
+        if let (Some(bus), Some(listening)) = (&self.local_bus, listening) {
+            tokio::time::timeout(Duration::from_secs(10), async {
+                while bus.subscriber_count() <= listening {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+            .await
+            .expect("the subscription reaches the bus within 10 s");
+        }
         subscription
     }
 
@@ -221,10 +243,17 @@ pub struct Subscription {
 impl Subscription {
     /// The next protocol message (pings are answered and skipped); fails after 10 s.
     pub async fn message(&mut self) -> Value {
+        self.message_within(Duration::from_secs(10))
+            .await
+            .expect("a websocket message within 10 s")
+    }
+
+    /// The next protocol message, or `None` when none comes within `wait`.
+    pub async fn message_within(&mut self, wait: Duration) -> Option<Value> {
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+            let frame = tokio::time::timeout(wait, self.socket.next())
                 .await
-                .expect("a websocket message within 10 s")
+                .ok()?
                 .expect("the websocket stays open")
                 .expect("a readable websocket frame");
             match frame {
@@ -234,11 +263,11 @@ impl Subscription {
                         send(&mut self.socket, json!({ "type": "pong" })).await;
                         continue;
                     }
-                    return message;
+                    return Some(message);
                 }
                 Message::Close(frame) => {
                     let code = frame.map(|f| u16::from(f.code));
-                    return json!({ "type": "close", "code": code });
+                    return Some(json!({ "type": "close", "code": code }));
                 }
                 _ => continue,
             }
