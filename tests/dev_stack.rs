@@ -354,6 +354,14 @@ async fn a_dead_subgraph_gives_partial_data_and_a_coded_error() {
     .await;
     assert_eq!(body["data"], json!({ "product": null }));
     assert_eq!(code(&body), "SUBREQUEST_HTTP_ERROR");
+
+    // Not ready while a subgraph is down, and `/ready` says which.
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/ready"))
+        .await
+        .expect("ready answers");
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["subgraphs_down"], json!(["inventory"]));
 }
 
 /// Arguments of a `mosaic gateway` on `port` over `supergraph`, in front of the dev subgraphs
@@ -688,4 +696,42 @@ async fn the_production_profile_turns_dev_conveniences_off() {
     };
     assert_eq!(preflight(port).await, None);
     assert_eq!(preflight(dev().gateway).await.as_deref(), Some("*"));
+}
+
+/// The value of the first `/metrics` sample line starting with `series`.
+async fn metric(port: u16, series: &str) -> f64 {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn metrics_count_requests_and_ready_reports_subgraphs() {
+    let port = dev().gateway;
+    let series = r#"mosaic_requests_total{operation="MetricsProbe",outcome="ok"}"#;
+    let before = metric(port, series).await;
+    let hits_before = metric(port, "mosaic_plan_cache_hits_total").await;
+    for _ in 0..3 {
+        let query = json!({ "query": "query MetricsProbe { topProducts(first: 1) { name } }" });
+        let (status, _) = post(port, query, &[]).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(metric(port, series).await, before + 3.0);
+    assert!(metric(port, "mosaic_plan_cache_hits_total").await >= hits_before + 2.0);
+    let products = r#"mosaic_subgraph_requests_total{subgraph="products",outcome="ok"}"#;
+    assert!(metric(port, products).await >= 3.0);
+    for port in std::iter::once(port).chain(dev().subgraphs) {
+        let response = reqwest::get(format!("http://127.0.0.1:{port}/ready"))
+            .await
+            .expect("ready answers");
+        assert_eq!(response.status(), 200, "port {port}");
+    }
 }

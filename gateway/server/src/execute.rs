@@ -39,6 +39,7 @@ pub struct Subgraphs {
     pub include_errors: bool,
     /// Which client headers each subgraph gets.
     pub propagation: crate::headers::Propagation,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Identical queries under way, shared rather than sent twice.
     pub in_flight: InFlight<Result<Value, String>>,
 }
@@ -256,6 +257,7 @@ impl Run<'_> {
             .headers(headers.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .timeout(subgraphs.timeout);
+        let started = std::time::Instant::now();
         let answer = if fetch.operation.starts_with("mutation") {
             Arc::new(post(request.body(body)).await)
         } else {
@@ -269,6 +271,15 @@ impl Run<'_> {
                 .run(hasher.finish(), || post(request.body(body)))
                 .await
         };
+        let outcome = match answer.as_ref() {
+            Ok(value) if value.get("errors").is_some() => "errors",
+            Ok(_) => "ok",
+            Err(_) => "failed",
+        };
+        let took = started.elapsed();
+        subgraphs
+            .metrics
+            .subgraph(&fetch.service_name, outcome, took);
         let failure = match Arc::try_unwrap(answer) {
             Ok(Ok(value)) => return Some(value),
             Ok(Err(failure)) => failure,

@@ -21,6 +21,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::{Authenticator, Identity};
 use crate::config::{Config, CsrfConfig};
+use crate::metrics::Metrics;
 use crate::pipeline::{Gateway, GraphQLRequest, RequestContext, RequestError};
 use crate::ws;
 
@@ -50,6 +51,7 @@ pub struct Edge {
     pub ws_permits: Arc<Semaphore>,
     pub max_subscriptions_per_connection: usize,
     pub max_message_bytes: usize,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Edge {
@@ -69,6 +71,8 @@ pub fn router(edge: Edge, config: &Config) -> Router {
             "/health",
             get(|| async { axum::Json(json!({ "status": "ok" })) }),
         )
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
         .with_state(edge);
     if config.playground() {
@@ -176,6 +180,52 @@ async fn get_graphql(
             &message,
             json_response,
         ),
+    }
+}
+
+/// `/metrics`: Prometheus text exposition.
+async fn metrics(State(edge): State<Edge>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        edge.metrics.render(),
+    )
+        .into_response()
+}
+
+/// How long `/ready` waits for each subgraph.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `/ready`: a supergraph is loaded and every subgraph answers `{ __typename }`; 503 naming the
+/// ones that do not.
+async fn ready(State(edge): State<Edge>) -> Response {
+    let gateway = edge.gateway();
+    let subgraphs = &gateway.subgraphs;
+    let probes = gateway
+        .supergraph
+        .graphs
+        .iter()
+        .zip(&subgraphs.urls)
+        .map(|(graph, url)| {
+            let probe = subgraphs
+                .client
+                .post(url)
+                .json(&json!({ "query": "{ __typename }" }))
+                .timeout(READY_TIMEOUT)
+                .send();
+            async move {
+                let up = probe.await.is_ok_and(|r| r.status().is_success());
+                (!up).then(|| graph.name.clone())
+            }
+        });
+    let down: Vec<String> = join_all(probes).await.into_iter().flatten().collect();
+    match down.is_empty() {
+        true => axum::Json(json!({ "status": "ready" })).into_response(),
+        false => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "status": "unavailable", "subgraphs_down": down })),
+        )
+            .into_response(),
     }
 }
 
@@ -296,6 +346,7 @@ async fn serve_batch(
     respond_bytes(StatusCode::OK, out, json_response)
 }
 
+/// Serves one operation and counts it in the metrics.
 async fn serve(
     edge: &Edge,
     request: GraphQLRequest,
@@ -304,6 +355,27 @@ async fn serve(
     is_get: bool,
     json_response: bool,
 ) -> (StatusCode, Vec<u8>) {
+    let started = std::time::Instant::now();
+    let named = request.operation_name.clone();
+    let (status, body, outcome, operation) =
+        answer(edge, request, headers, identity, is_get, json_response).await;
+    let operation = operation.or(named);
+    edge.metrics
+        .request(operation.as_deref(), outcome, started.elapsed());
+    (status, body)
+}
+
+/// Status, body, outcome for the metrics, and the executed operation's name when known.
+type Served = (StatusCode, Vec<u8>, &'static str, Option<String>);
+
+async fn answer(
+    edge: &Edge,
+    request: GraphQLRequest,
+    headers: &HeaderMap,
+    identity: Option<Identity>,
+    is_get: bool,
+    json_response: bool,
+) -> Served {
     let gateway = edge.gateway();
     let context = RequestContext {
         forwarded: gateway
@@ -319,10 +391,14 @@ async fn serve(
     let timeout = gateway.request_timeout();
     let Ok(result) = tokio::time::timeout(timeout, gateway.run(request, &context)).await else {
         let message = format!("the request took longer than {} s", timeout.as_secs());
-        return error_body(StatusCode::GATEWAY_TIMEOUT, "GATEWAY_TIMEOUT", &message);
+        let (status, body) = error_body(StatusCode::GATEWAY_TIMEOUT, "GATEWAY_TIMEOUT", &message);
+        return (status, body, "errors", None);
     };
     match result {
-        Ok(body) => (StatusCode::OK, body),
+        Ok(answer) => {
+            let outcome = if answer.has_errors { "errors" } else { "ok" };
+            (StatusCode::OK, answer.body, outcome, answer.operation)
+        }
         Err(err) => {
             let status = match (&err, json_response) {
                 (RequestError::MutationOverGet, _) => StatusCode::METHOD_NOT_ALLOWED,
@@ -334,10 +410,8 @@ async fn serve(
                 _ => StatusCode::BAD_REQUEST,
             };
             let body = json!({ "errors": err.errors() });
-            (
-                status,
-                serde_json::to_vec(&body).expect("JSON values serialise"),
-            )
+            let body = serde_json::to_vec(&body).expect("JSON values serialise");
+            (status, body, "rejected", None)
         }
     }
 }

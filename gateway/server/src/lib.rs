@@ -12,6 +12,7 @@ pub mod execute;
 pub mod headers;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod pipeline;
 pub mod playground;
 pub mod registry;

@@ -230,6 +230,7 @@ async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         listen: args.listen,
         subgraph_urls: args.subgraph_urls,
         config,
+        ..GatewayOptions::default()
     })
     .await?;
     running.task.await??;
@@ -352,6 +353,7 @@ async fn dev(args: DevArgs) -> anyhow::Result<()> {
             .map(|s| (s.name.to_owned(), format!("http://{}/graphql", s.addr)))
             .collect(),
         config: config.clone(),
+        ..GatewayOptions::default()
     })
     .await?;
     println!("Mosaic dev is up:");

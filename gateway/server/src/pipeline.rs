@@ -108,6 +108,14 @@ pub struct Prepared {
     protected: bool,
 }
 
+/// A response body, and what the metrics need to know of it.
+pub struct Answer {
+    pub body: Vec<u8>,
+    pub has_errors: bool,
+    /// The executed operation's name.
+    pub operation: Option<String>,
+}
+
 /// A request checked and planned, ready to execute (once, or per subscription event).
 pub struct Ready {
     pub prepared: Arc<Prepared>,
@@ -209,8 +217,10 @@ impl Gateway {
             .expect("no panics under the cache lock")
             .get(&key)
         {
+            self.subgraphs.metrics.plan_cache_hits.inc();
             return Ok(hit.clone());
         }
+        let started = std::time::Instant::now();
         let schema = &self.supergraph.api_schema;
         let limits = &self.settings.limits;
         let ast = Parser::new()
@@ -243,6 +253,7 @@ impl Gateway {
             .lock()
             .expect("no panics under the cache lock")
             .put(key, prepared.clone());
+        self.subgraphs.metrics.planned(started.elapsed());
         Ok(prepared)
     }
 
@@ -251,12 +262,17 @@ impl Gateway {
         &self,
         request: GraphQLRequest,
         context: &RequestContext,
-    ) -> Result<Vec<u8>, RequestError> {
+    ) -> Result<Answer, RequestError> {
         let ready = self.ready(request, context)?;
         let node = ready.plan.node.as_ref();
-        Ok(self
+        let (body, has_errors) = self
             .respond(&ready, node, Value::Object(Map::new()), Vec::new(), context)
-            .await)
+            .await;
+        Ok(Answer {
+            body,
+            has_errors,
+            operation: ready.prepared.operation_name.clone(),
+        })
     }
 
     /// Everything before execution: the prepared operation, the plan this caller may run,
@@ -296,7 +312,7 @@ impl Gateway {
     }
 
     /// Executes `node` (the plan, or what follows a subscription event) on top of `data` and
-    /// shapes the response body.
+    /// shapes the response body; also tells whether it holds errors.
     pub async fn respond(
         &self,
         ready: &Ready,
@@ -304,7 +320,7 @@ impl Gateway {
         data: Value,
         mut errors: Vec<Value>,
         context: &RequestContext,
-    ) -> Vec<u8> {
+    ) -> (Vec<u8>, bool) {
         if let Some(denied) = &ready.denied {
             errors.extend(denied.errors.iter().cloned());
         }
@@ -339,7 +355,7 @@ impl Gateway {
             serde_json::to_writer(&mut body, &plan).expect("writing JSON to memory cannot fail");
         }
         body.push(b'}');
-        body
+        (body, !errors.is_empty())
     }
 
     /// Answers `__schema` and `__type` from the API schema, when the operation asks.

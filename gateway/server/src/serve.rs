@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::execute::Subgraphs;
 use crate::headers::Propagation;
 use crate::http::{self, Current, Edge};
+use crate::metrics::Metrics;
 use crate::pipeline::{Gateway, Settings};
 use tokio::sync::Semaphore;
 
@@ -37,6 +38,8 @@ pub struct GatewayOptions {
     /// Replaces the routing URL of the named subgraphs.
     pub subgraph_urls: Vec<(String, String)>,
     pub config: Config,
+    /// Kept across supergraph reloads.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Default for GatewayOptions {
@@ -46,6 +49,7 @@ impl Default for GatewayOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
             subgraph_urls: Vec::new(),
             config: Config::default(),
+            metrics: Arc::default(),
         }
     }
 }
@@ -78,6 +82,7 @@ pub fn build(
         include_errors: config.include_subgraph_errors(),
         propagation: Propagation::new(&config.headers, &names)?,
         in_flight: Default::default(),
+        metrics: options.metrics.clone(),
     };
     let settings = Arc::new(Settings::from_config(config));
     Ok(Gateway::new(supergraph, subgraphs, settings))
@@ -117,6 +122,7 @@ pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {
         ws_permits: Arc::new(Semaphore::new(config.limits.max_websocket_connections)),
         max_subscriptions_per_connection: config.limits.max_subscriptions_per_connection,
         max_message_bytes: config.limits.max_body_bytes,
+        metrics: options.metrics.clone(),
     };
     let app = http::router(edge, config);
     let task = tokio::spawn(async move {
@@ -163,9 +169,11 @@ async fn watch(
             // In-flight requests keep the `Arc` of the gateway they started with.
             Ok(gateway) => {
                 *current.write().expect("no panics while swapping") = Arc::new(gateway);
+                options.metrics.reload("applied");
                 tracing::info!(path = %path.display(), "supergraph reloaded");
             }
             Err(err) => {
+                options.metrics.reload("refused");
                 tracing::error!(path = %path.display(), "refused the new supergraph, still serving the old one: {err:#}")
             }
         }

@@ -58,7 +58,10 @@ pub async fn upgrade(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(edge.max_message_bytes)
         .on_upgrade(move |socket| async move {
+            let connections = edge.metrics.websocket_connections.clone();
+            connections.inc();
             serve(socket, edge, protocol, headers).await;
+            connections.dec();
             drop(permit);
         })
 }
@@ -127,12 +130,14 @@ struct WsExecutor {
     active: Arc<AtomicUsize>,
 }
 
-/// Releases a subscription slot when the subscription's stream is dropped.
-struct Slot(Arc<AtomicUsize>);
+/// Releases a subscription slot (and the metrics' count) when the subscription's stream is
+/// dropped.
+struct Slot(Arc<AtomicUsize>, prometheus_client::metrics::gauge::Gauge);
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+        self.1.dec();
     }
 }
 
@@ -190,7 +195,7 @@ impl WsExecutor {
                     &context,
                 )
                 .await;
-            return once(to_response(&body));
+            return once(to_response(&body.0));
         }
         let limit = self.edge.max_subscriptions_per_connection;
         if self.active.fetch_add(1, Ordering::Relaxed) >= limit {
@@ -198,7 +203,9 @@ impl WsExecutor {
             let message = format!("a connection may hold at most {limit} subscriptions");
             return once(error("TOO_MANY_SUBSCRIPTIONS", &message));
         }
-        let slot = Slot(self.active.clone());
+        let gauge = self.edge.metrics.subscriptions.clone();
+        gauge.inc();
+        let slot = Slot(self.active.clone(), gauge);
         let Some((root, rest)) = split(&ready.plan) else {
             return once(error(
                 "QUERY_PLANNING_FAILED",
@@ -232,7 +239,7 @@ impl WsExecutor {
                     };
                     let errors = subgraph_errors(&mut payload, &root.service_name);
                     let data = payload.get_mut("data").map(Value::take).unwrap_or_default();
-                    let body = gateway
+                    let (body, _) = gateway
                         .respond(ready, rest.as_ref(), data, errors, context)
                         .await;
                     to_response(&body)

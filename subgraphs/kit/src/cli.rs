@@ -8,8 +8,8 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
-use crate::caller::{Auth, DEV_JWT_SECRET};
 use crate::bus::NatsBus;
+use crate::caller::{Auth, DEV_JWT_SECRET};
 use crate::{Context, EventBus, LocalBus, Subgraph, db, server};
 
 #[derive(Parser)]
@@ -173,7 +173,10 @@ pub async fn start<S: Subgraph>(options: &Options) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("{}: binding {listen}", S::NAME))?;
     let addr = listener.local_addr()?;
-    let app = server::router::<S>(ctx).merge(server::health_router());
+    let ready = server::ready_router(ctx.db.clone());
+    let app = server::router::<S>(ctx)
+        .merge(server::health_router())
+        .merge(ready);
     tracing::info!(subgraph = S::NAME, "serving http://{addr}/graphql");
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

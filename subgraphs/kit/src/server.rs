@@ -174,6 +174,29 @@ pub fn health_router() -> Router {
     )
 }
 
+/// `/ready`: the database answers (503 otherwise), so traffic waits for a working replica.
+pub fn ready_router(db: sea_orm::DatabaseConnection) -> Router {
+    Router::new().route(
+        "/ready",
+        get(move || {
+            let db = db.clone();
+            async move {
+                match db.ping().await {
+                    Ok(()) => (
+                        StatusCode::OK,
+                        axum::Json(serde_json::json!({"status": "ready"})),
+                    ),
+                    Err(err) => {
+                        tracing::warn!(%err, "not ready: the database does not answer");
+                        let body = serde_json::json!({"status": "unavailable"});
+                        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body))
+                    }
+                }
+            }
+        }),
+    )
+}
+
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
 pub async fn shutdown_signal() {
     let ctrl_c = async {

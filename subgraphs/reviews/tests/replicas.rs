@@ -19,7 +19,9 @@ async fn a_review_added_on_one_replica_reaches_a_subscriber_on_another() {
     // A subject prefix of its own, so parallel runs on one broker do not see each other.
     let prefix = format!("mosaic-test-{}", std::process::id());
     let bus = || async {
-        let bus = NatsBus::connect(&nats, &prefix).await.expect("NATS answers");
+        let bus = NatsBus::connect(&nats, &prefix)
+            .await
+            .expect("NATS answers");
         Arc::new(bus) as Arc<dyn subgraph_kit::EventBus>
     };
     let url = fresh_database_url("reviews").await;
@@ -46,7 +48,10 @@ async fn a_review_added_on_one_replica_reaches_a_subscriber_on_another() {
             )
             .await;
         assert!(added.get("errors").is_none(), "{added}");
-        if let Some(message) = subscription.message_within(Duration::from_millis(300)).await {
+        if let Some(message) = subscription
+            .message_within(Duration::from_millis(300))
+            .await
+        {
             break message;
         }
     };
