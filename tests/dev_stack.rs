@@ -728,6 +728,20 @@ async fn metrics_count_requests_and_ready_reports_subgraphs() {
     assert!(metric(port, "mosaic_plan_cache_hits_total").await >= hits_before + 2.0);
     let products = r#"mosaic_subgraph_requests_total{subgraph="products",outcome="ok"}"#;
     assert!(metric(port, products).await >= 3.0);
+    // Every response names its request; a plain client id is kept.
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/graphql");
+    let query = json!({ "query": "{ __typename }" });
+    let response = client.post(&url).json(&query).send().await.expect("answer");
+    assert!(response.headers().contains_key("x-request-id"));
+    let response = client
+        .post(&url)
+        .header("x-request-id", "trace-me-42")
+        .json(&query)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42");
     for port in std::iter::once(port).chain(dev().subgraphs) {
         let response = reqwest::get(format!("http://127.0.0.1:{port}/ready"))
             .await

@@ -25,6 +25,8 @@ enum Script {
     DieAfterOne,
     /// Large events as fast as the connection takes them.
     Flood,
+    /// One event, then the subscription stays open until the gateway hangs up.
+    Hold,
 }
 
 #[derive(Default)]
@@ -86,6 +88,11 @@ async fn run_script(mut socket: WebSocket, script: Script, counters: Arc<Counter
             counters.sent.fetch_add(1, Ordering::SeqCst);
             // Dropping the socket closes TCP without a close frame or `complete`.
         }
+        Script::Hold => {
+            let _ = socket.send(event("still here".into())).await;
+            while socket.recv().await.is_some_and(|m| m.is_ok()) {}
+            counters.closed.store(true, Ordering::SeqCst);
+        }
         Script::Flood => {
             for _ in 0..FLOOD_EVENTS {
                 if socket
@@ -107,15 +114,49 @@ async fn run_script(mut socket: WebSocket, script: Script, counters: Arc<Counter
 
 /// A gateway whose reviews subgraph is the scripted one (the others are never asked).
 async fn gateway(script: Script, counters: Arc<Counters>) -> (Process, u16) {
+    gateway_with(script, counters, &[]).await
+}
+
+async fn gateway_with(
+    script: Script,
+    counters: Arc<Counters>,
+    subgraphs: &[(&str, u16)],
+) -> (Process, u16) {
     let upstream = scripted_subgraph(script, counters);
     let port = free_ports();
     let mut args: Vec<String> = ["gateway", "--supergraph", SUPERGRAPH, "--listen"]
         .map(String::from)
         .to_vec();
     args.push(format!("127.0.0.1:{port}"));
-    args.push("--subgraph-url".into());
-    args.push(format!("reviews=http://127.0.0.1:{upstream}/graphql"));
+    for (name, port) in std::iter::once(("reviews", upstream)).chain(subgraphs.iter().copied()) {
+        args.push("--subgraph-url".into());
+        args.push(format!("{name}=http://127.0.0.1:{port}/graphql"));
+    }
     (spawn_gateway(&args, port).await, port)
+}
+
+/// A products subgraph that answers every query after `delay`; `received` turns true when the
+/// first query arrives.
+fn slow_products(delay: Duration, received: Arc<AtomicBool>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async move {
+            let answer = move || {
+                received.store(true, Ordering::SeqCst);
+                async move {
+                    tokio::time::sleep(delay).await;
+                    axum::Json(json!({ "data": { "topProducts": [{ "name": "Slow" }] } }))
+                }
+            };
+            let app = Router::new().route("/graphql", axum::routing::post(answer));
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            axum::serve(listener, app).await.expect("serving");
+        });
+    });
+    port
 }
 
 type Client =
@@ -278,4 +319,68 @@ fn rss_kb(pid: u32) -> usize {
                 .and_then(|kb| kb.parse().ok())
         })
         .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_requests_and_closes_websockets_with_1001() {
+    let counters = Arc::new(Counters::default());
+    let received = Arc::new(AtomicBool::new(false));
+    let products = slow_products(Duration::from_millis(800), received.clone());
+    let (mut gateway, port) =
+        gateway_with(Script::Hold, counters.clone(), &[("products", products)]).await;
+    let mut client = connect(port, "graphql-transport-ws").await;
+    send(
+        &mut client,
+        json!({ "type": "connection_init", "payload": {} }),
+    )
+    .await;
+    assert_eq!(receive(&mut client).await["type"], "connection_ack");
+    send(
+        &mut client,
+        json!({ "id": "h", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }),
+    )
+    .await;
+    assert_eq!(receive(&mut client).await["type"], "next");
+
+    let in_flight = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/graphql"))
+            .json(&json!({ "query": "{ topProducts { name } }" }))
+            .send()
+            .await
+            .expect("answered before the gateway stops")
+            .json::<Value>()
+            .await
+            .expect("JSON")
+    });
+    // Once the slow subgraph holds the request, ask the gateway to stop.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !received.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the subgraph"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = gateway.0.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(killed.expect("kill runs").success());
+
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(10), client.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|f| u16::from(f.code)), Some(1001));
+    let answer = in_flight.await.expect("the request task");
+    assert_eq!(answer["data"]["topProducts"][0]["name"], "Slow", "{answer}");
+    let status = tokio::task::spawn_blocking(move || gateway.0.wait())
+        .await
+        .expect("waiting")
+        .expect("an exit status");
+    assert!(status.success(), "{status:?}");
 }

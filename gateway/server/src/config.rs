@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context as _;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// Which defaults apply to the development conveniences.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
     /// Introspection, playground, plans in `extensions`, detailed subgraph errors and
@@ -21,7 +22,7 @@ pub enum Profile {
     Production,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub profile: Option<Profile>,
@@ -42,7 +43,7 @@ pub struct Config {
 }
 
 /// JWT authentication.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Header carrying the token.
@@ -93,7 +94,7 @@ impl Default for AuthConfig {
 }
 
 /// `@authenticated`, `@requiresScopes` and `@policy` enforcement.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthorizationConfig {
     /// Refuse the whole operation (HTTP 403) instead of nulling the fields the caller may not see.
@@ -103,7 +104,7 @@ pub struct AuthorizationConfig {
 }
 
 /// A policy holds when the caller is authenticated and has every listed scope and claim value.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyRule {
     pub scopes: Vec<String>,
@@ -112,7 +113,7 @@ pub struct PolicyRule {
 }
 
 /// Bounds on what one request may ask; each refusal has its own error code.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     pub max_body_bytes: usize,
@@ -130,6 +131,8 @@ pub struct LimitsConfig {
     pub max_subscriptions_per_connection: usize,
     pub request_timeout_secs: u64,
     pub subgraph_timeout_secs: u64,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take before the process stops.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -148,12 +151,13 @@ impl Default for LimitsConfig {
             max_subscriptions_per_connection: 32,
             request_timeout_secs: 60,
             subgraph_timeout_secs: 30,
+            shutdown_grace_secs: 30,
         }
     }
 }
 
 /// Refuse requests a browser could send cross-site without a CORS preflight.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CsrfConfig {
     pub enabled: bool,
@@ -174,7 +178,7 @@ impl Default for CsrfConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorsConfig {
     /// Allowed origins; `["*"]` allows any (without credentials). [dev: any, production: none]
@@ -183,7 +187,7 @@ pub struct CorsConfig {
 }
 
 /// Which client headers reach subgraphs. `authorization` always does (identity).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HeadersConfig {
     pub all: Vec<HeaderRule>,
@@ -191,7 +195,7 @@ pub struct HeadersConfig {
     pub subgraphs: BTreeMap<String, Vec<HeaderRule>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum HeaderRule {
     /// Pass a client header on, optionally under another name.
@@ -223,6 +227,11 @@ impl Config {
             "cors: `allow_credentials` cannot be combined with the origin `*`"
         );
         Ok(config)
+    }
+
+    /// The JSON Schema of the config file, for editors (`mosaic config-schema`).
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Config)).expect("a schema is JSON")
     }
 
     pub fn profile(&self) -> Profile {
@@ -301,6 +310,14 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../mosaic.example.yaml");
         let config = Config::load(Path::new(path)).expect("the example parses");
         assert_eq!(config.limits.max_depth, LimitsConfig::default().max_depth);
+    }
+
+    #[test]
+    fn the_json_schema_describes_every_section() {
+        let schema = Config::json_schema();
+        for section in ["auth", "authorization", "limits", "csrf", "cors", "headers"] {
+            assert!(schema["properties"][section].is_object(), "{section}");
+        }
     }
 
     #[test]

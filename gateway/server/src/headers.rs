@@ -60,6 +60,9 @@ impl Propagation {
                 if let Some(value) = &bearer {
                     out.insert(header::AUTHORIZATION, value.clone());
                 }
+                if let Some(id) = incoming.get(crate::http::REQUEST_ID) {
+                    out.insert(crate::http::REQUEST_ID, id.clone());
+                }
                 for rule in rules {
                     match rule {
                         HeaderRule::Propagate { named, rename } => {

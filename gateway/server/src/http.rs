@@ -11,6 +11,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, FromRequest, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::future::join_all;
@@ -18,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Semaphore;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::Instrument as _;
 
 use crate::auth::{Authenticator, Identity};
 use crate::config::{Config, CsrfConfig};
@@ -52,6 +54,8 @@ pub struct Edge {
     pub max_subscriptions_per_connection: usize,
     pub max_message_bytes: usize,
     pub metrics: Arc<Metrics>,
+    /// Becomes `true` when the gateway is shutting down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Edge {
@@ -73,6 +77,7 @@ pub fn router(edge: Edge, config: &Config) -> Router {
         )
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn(with_request_id))
         .layer(DefaultBodyLimit::max(config.limits.max_body_bytes))
         .with_state(edge);
     if config.playground() {
@@ -181,6 +186,40 @@ async fn get_graphql(
             json_response,
         ),
     }
+}
+
+/// Names one request in logs, responses and subgraph calls.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Gives every request an id: the client's `x-request-id` when it is short and plain, else a
+/// new one. The id goes back in the response, onto every log line of the request (a span) and
+/// to the subgraphs.
+async fn with_request_id(mut request: axum::extract::Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .filter(|v| {
+            v.len() <= 128
+                && v.as_bytes()
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+        })
+        .cloned()
+        .unwrap_or_else(new_request_id);
+    request.headers_mut().insert(REQUEST_ID, id.clone());
+    let span = tracing::info_span!("request", id = %id.to_str().unwrap_or_default());
+    let mut response = next.run(request).instrument(span).await;
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
+}
+
+fn new_request_id() -> HeaderValue {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    HeaderValue::try_from(format!("{started:x}-{n:x}")).expect("hex digits are a valid header")
 }
 
 /// `/metrics`: Prometheus text exposition.

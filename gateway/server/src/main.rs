@@ -38,6 +38,8 @@ enum Command {
     Plan(PlanArgs),
     /// Compose the subgraphs of a Rover-style supergraph.yaml into a supergraph SDL.
     Compose(ComposeArgs),
+    /// Print the JSON Schema of the gateway's YAML config file (for editors and CI checks).
+    ConfigSchema,
     /// Check a proposed subgraph schema before it deploys: does the graph still compose, what
     /// changes for clients (breaking / dangerous / safe), do known operations still validate.
     /// Exits 1 on composition errors, breaking changes or broken operations.
@@ -191,8 +193,14 @@ fn parse_pair(text: &str) -> Result<(String, String), String> {
 }
 
 fn main() -> ExitCode {
-    subgraph_kit::cli::init_tracing();
     let cli = Cli::parse();
+    // Production (the gateway's default profile) logs JSON for log pipelines; dev logs for people.
+    let production = match &cli.command {
+        Command::Gateway(args) => args.config.profile != Some(Profile::Dev),
+        Command::Dev(args) => args.config.profile == Some(Profile::Production),
+        _ => false,
+    };
+    subgraph_kit::cli::init_tracing(subgraph_kit::cli::json_logs(production));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -203,6 +211,10 @@ fn main() -> ExitCode {
         Command::Plan(args) => plan(args),
         Command::Compose(args) => runtime.block_on(compose(args)),
         Command::Check(args) => runtime.block_on(check(args)),
+        Command::ConfigSchema => {
+            println!("{:#}", Config::json_schema());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -113,7 +113,11 @@ pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     tracing::info!("gateway serving http://{addr}/graphql");
     let config = &options.config;
+    // Flips to true on SIGTERM/SIGINT: websockets close with 1001, in-flight requests get
+    // `shutdown_grace_secs` to finish.
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let edge = Edge {
+        shutdown: shutdown_rx.clone(),
         current,
         auth: Authenticator::new(config.auth.clone(), auth_client).await?,
         csrf: Arc::new(config.csrf.clone()),
@@ -125,10 +129,25 @@ pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {
         metrics: options.metrics.clone(),
     };
     let app = http::router(edge, config);
+    let grace = Duration::from_secs(config.limits.shutdown_grace_secs);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(subgraph_kit::server::shutdown_signal())
-            .await
+        let stopping = async move {
+            subgraph_kit::server::shutdown_signal().await;
+            tracing::info!("shutting down: no new connections, finishing what is in flight");
+            let _ = shutdown.send(true);
+        };
+        let serving = axum::serve(listener, app).with_graceful_shutdown(stopping);
+        let mut deadline = shutdown_rx;
+        tokio::select! {
+            served = serving => served,
+            () = async {
+                crate::ws::stopped(&mut deadline).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!("requests still running after {} s: stopping anyway", grace.as_secs());
+                Ok(())
+            }
+        }
     });
     Ok(Running { addr, task })
 }

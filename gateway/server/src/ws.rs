@@ -67,7 +67,13 @@ pub async fn upgrade(
 }
 
 async fn serve(socket: WebSocket, edge: Edge, protocol: GraphQLProtocol, headers: HeaderMap) {
-    let (mut sink, mut stream) = socket.split();
+    let (mut sink, stream) = socket.split();
+    // Input ends when the gateway shuts down, which ends the protocol handler; `forward` then
+    // closes the socket with 1001.
+    let shutdown = edge.shutdown.clone();
+    let mut stopping = shutdown.clone();
+    let stop = async move { stopped(&mut stopping).await };
+    let mut stream = stream.take_until(Box::pin(stop));
     let first = match tokio::time::timeout(INIT_TIMEOUT, stream.next()).await {
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(_) => return close(&mut sink, 4400, "expected connection_init").await,
@@ -86,10 +92,45 @@ async fn serve(socket: WebSocket, edge: Edge, protocol: GraphQLProtocol, headers
         active: Arc::default(),
     };
     let replayed = stream::once(async move { Ok(Message::Text(first)) }).chain(stream);
-    GraphQLWebSocket::new_with_pair(sink, replayed, executor, protocol)
+    let (to_client, outgoing) = futures::channel::mpsc::channel(OUTGOING_BUFFER);
+    let protocol_side = GraphQLWebSocket::new_with_pair(to_client, replayed, executor, protocol)
         .keepalive_timeout(KEEPALIVE)
-        .serve()
-        .await;
+        .serve();
+    tokio::join!(protocol_side, forward(outgoing, sink, shutdown));
+}
+
+/// Resolves once the gateway starts shutting down.
+pub async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Messages between the protocol handler and the socket: small, so a slow client pushes back.
+const OUTGOING_BUFFER: usize = 8;
+
+/// Writes the protocol handler's messages to the socket; on shutdown, closes it with 1001
+/// ("going away") so clients know to reconnect elsewhere.
+async fn forward<S>(
+    mut outgoing: futures::channel::mpsc::Receiver<Message>,
+    mut sink: S,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) where
+    S: futures::Sink<Message> + Unpin,
+{
+    loop {
+        tokio::select! {
+            message = outgoing.next() => match message {
+                Some(message) => {
+                    if sink.send(message).await.is_err() {
+                        return;
+                    }
+                }
+                None => return,
+            },
+            () = stopped(&mut shutdown) => {
+                return close(&mut sink, 1001, "the gateway is shutting down").await;
+            }
+        }
+    }
 }
 
 async fn close<S: futures::Sink<Message> + Unpin>(sink: &mut S, code: u16, reason: &str) {

@@ -117,7 +117,7 @@ pub fn run<S: Subgraph>() -> std::process::ExitCode {
 }
 
 async fn main<S: Subgraph>() -> anyhow::Result<()> {
-    init_tracing();
+    init_tracing(json_logs(false));
     let matches = Cli::command().name(S::NAME).get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
     let url = cli.options.database_url::<S>();
@@ -190,13 +190,26 @@ pub async fn start<S: Subgraph>(options: &Options) -> anyhow::Result<Running> {
     })
 }
 
-/// Human-readable logs; `RUST_LOG` filters (default `info`).
-pub fn init_tracing() {
+/// Logs on standard error; `RUST_LOG` filters (default `info`).
+pub fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second call (tests, `mosaic dev`) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // A second call (tests, `mosaic dev`) keeps the first subscriber.
+    let _ = match json {
+        true => logs.json().flatten_event(true).try_init(),
+        false => logs.try_init(),
+    };
+}
+
+/// JSON logs (one object per line, spans included) or human ones: `MOSAIC_LOG_FORMAT=json|text`,
+/// else `default`.
+pub fn json_logs(default: bool) -> bool {
+    match std::env::var("MOSAIC_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text") => false,
+        _ => default,
+    }
 }
