@@ -749,3 +749,47 @@ async fn metrics_count_requests_and_ready_reports_subgraphs() {
         assert_eq!(response.status(), 200, "port {port}");
     }
 }
+
+#[tokio::test]
+async fn subscriptions_stream_over_server_sent_events() {
+    let port = dev().gateway;
+    let ada = login("ada").await;
+    let mut response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/graphql"))
+        .header("accept", "text/event-stream")
+        .header("authorization", &ada)
+        .json(&json!({ "query": "subscription { reviewAdded { body product { name } } }" }))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/event-stream"))
+    );
+    let mut seen = String::new();
+    // No signal tells when the subgraph subscription is open: add reviews until one streams in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !seen.contains("Over SSE") {
+        assert!(std::time::Instant::now() < deadline, "no event: {seen}");
+        let mutation = json!({ "query": r#"mutation { addReview(upc: "4", body: "Over SSE", rating: 3) { id } }"# });
+        let (status, _) = post(port, mutation, &[("authorization", &ada)]).await;
+        assert_eq!(status, 200);
+        let wait = std::time::Duration::from_millis(300);
+        while let Ok(chunk) = tokio::time::timeout(wait, response.chunk()).await {
+            let chunk = chunk.expect("the stream stays open").expect("a chunk");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+    let event = seen
+        .split("\n\n")
+        .find(|e| e.contains("Over SSE"))
+        .expect("the event");
+    assert!(event.starts_with("event: next\ndata: "), "{event}");
+    let data: Value = serde_json::from_str(&event["event: next\ndata: ".len()..]).expect("JSON");
+    assert_eq!(
+        data["data"]["reviewAdded"],
+        json!({ "body": "Over SSE", "product": { "name": "Lamp" } })
+    );
+}

@@ -12,8 +12,10 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, FromRequest, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::StreamExt as _;
 use futures::future::join_all;
 use serde::Deserialize;
 use serde_json::json;
@@ -139,6 +141,7 @@ async fn post_graphql(State(edge): State<Edge>, request: axum::extract::Request)
         return serve_batch(&edge, &body, &headers, identity, json_response).await;
     }
     match serde_json::from_slice::<GraphQLRequest>(&body) {
+        Ok(request) if wants_event_stream(&headers) => sse(&edge, identity, &headers, request),
         Ok(request) => {
             let (status, body) =
                 serve(&edge, request, &headers, identity, false, json_response).await;
@@ -174,6 +177,7 @@ async fn get_graphql(
         .map_err(|e| e.body_text())
         .and_then(|Query(params)| parse_get(params));
     match request {
+        Ok(request) if wants_event_stream(&headers) => sse(&edge, identity, &headers, request),
         Ok(request) => {
             let (status, body) =
                 serve(&edge, request, &headers, identity, true, json_response).await;
@@ -220,6 +224,46 @@ fn new_request_id() -> HeaderValue {
         .map_or(0, |d| d.as_micros() as u64);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     HeaderValue::try_from(format!("{started:x}-{n:x}")).expect("hex digits are a valid header")
+}
+
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/event-stream"))
+}
+
+/// GraphQL over Server-Sent Events (the "distinct connections" mode of the GraphQL-over-SSE
+/// protocol): one `next` event per response (one for a query, one per event for a subscription),
+/// then `complete`. For clients that cannot open a websocket; it counts against the websocket
+/// connection limit, as it is as long-lived.
+fn sse(
+    edge: &Edge,
+    identity: Option<Identity>,
+    headers: &HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let Ok(permit) = edge.ws_permits.clone().try_acquire_owned() else {
+        let message = "too many long-lived connections";
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_OVERLOADED",
+            message,
+            false,
+        );
+    };
+    let next = ws::responses(edge.clone(), identity, headers.clone(), request).map(|response| {
+        let data = serde_json::to_string(&response).expect("responses serialise");
+        Event::default().event("next").data(data)
+    });
+    let complete = futures::stream::once(async { Event::default().event("complete").data("") });
+    let events = next.chain(complete).map(move |event| {
+        let _held = &permit;
+        Ok::<_, std::convert::Infallible>(event)
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 /// `/metrics`: Prometheus text exposition.

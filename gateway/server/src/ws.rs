@@ -184,7 +184,7 @@ impl Drop for Slot {
 
 impl Executor for WsExecutor {
     async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
-        let mut responses = self.clone().open(request).await;
+        let mut responses = self.clone().open(from_protocol(request)).await;
         responses.next().await.unwrap_or_default()
     }
 
@@ -193,15 +193,40 @@ impl Executor for WsExecutor {
         request: async_graphql::Request,
         _: Option<Arc<Data>>,
     ) -> BoxStream<'static, async_graphql::Response> {
-        stream::once(self.clone().open(request)).flatten().boxed()
+        stream::once(self.clone().open(from_protocol(request)))
+            .flatten()
+            .boxed()
     }
 }
 
+fn from_protocol(request: async_graphql::Request) -> GraphQLRequest {
+    GraphQLRequest {
+        query: Some(request.query),
+        operation_name: request.operation_name,
+        variables: serde_json::to_value(&request.variables)
+            .ok()
+            .and_then(|v| v.as_object().cloned()),
+    }
+}
+
+/// The responses of one operation for a transport other than websocket (Server-Sent Events):
+/// one for a query or mutation, one per event for a subscription.
+pub fn responses(
+    edge: Edge,
+    identity: Option<Identity>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> BoxStream<'static, async_graphql::Response> {
+    let executor = WsExecutor {
+        edge,
+        session: Arc::new(Session { identity, headers }),
+        active: Arc::default(),
+    };
+    stream::once(executor.open(request)).flatten().boxed()
+}
+
 impl WsExecutor {
-    async fn open(
-        self,
-        request: async_graphql::Request,
-    ) -> BoxStream<'static, async_graphql::Response> {
+    async fn open(self, request: GraphQLRequest) -> BoxStream<'static, async_graphql::Response> {
         let gateway = self.edge.gateway();
         let context = RequestContext {
             forwarded: gateway
@@ -211,13 +236,6 @@ impl WsExecutor {
             is_get: false,
             wants_plan: false,
             identity: self.session.identity.clone(),
-        };
-        let request = GraphQLRequest {
-            query: Some(request.query),
-            operation_name: request.operation_name,
-            variables: serde_json::to_value(&request.variables)
-                .ok()
-                .and_then(|v| v.as_object().cloned()),
         };
         let ready = match gateway.ready(request, &context) {
             Ok(ready) => ready,
