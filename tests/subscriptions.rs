@@ -114,13 +114,15 @@ async fn run_script(mut socket: WebSocket, script: Script, counters: Arc<Counter
 
 /// A gateway whose reviews subgraph is the scripted one (the others are never asked).
 async fn gateway(script: Script, counters: Arc<Counters>) -> (Process, u16) {
-    gateway_with(script, counters, &[]).await
+    gateway_with(script, counters, &[], None).await
 }
 
+/// As [`gateway`], with more subgraphs replaced and optionally a YAML config.
 async fn gateway_with(
     script: Script,
     counters: Arc<Counters>,
     subgraphs: &[(&str, u16)],
+    config: Option<&str>,
 ) -> (Process, u16) {
     let upstream = scripted_subgraph(script, counters);
     let port = free_ports();
@@ -131,6 +133,12 @@ async fn gateway_with(
     for (name, port) in std::iter::once(("reviews", upstream)).chain(subgraphs.iter().copied()) {
         args.push("--subgraph-url".into());
         args.push(format!("{name}=http://127.0.0.1:{port}/graphql"));
+    }
+    if let Some(yaml) = config {
+        let file = std::env::temp_dir().join(format!("mosaic-subscriptions-{port}.yaml"));
+        std::fs::write(&file, yaml).expect("writing the config");
+        args.push("--config".into());
+        args.push(file.display().to_string());
     }
     (spawn_gateway(&args, port).await, port)
 }
@@ -326,8 +334,13 @@ async fn shutdown_finishes_in_flight_requests_and_closes_websockets_with_1001() 
     let counters = Arc::new(Counters::default());
     let received = Arc::new(AtomicBool::new(false));
     let products = slow_products(Duration::from_millis(800), received.clone());
-    let (mut gateway, port) =
-        gateway_with(Script::Hold, counters.clone(), &[("products", products)]).await;
+    let (mut gateway, port) = gateway_with(
+        Script::Hold,
+        counters.clone(),
+        &[("products", products)],
+        None,
+    )
+    .await;
     let mut client = connect(port, "graphql-transport-ws").await;
     send(
         &mut client,
@@ -383,4 +396,81 @@ async fn shutdown_finishes_in_flight_requests_and_closes_websockets_with_1001() 
         .expect("waiting")
         .expect("an exit status");
     assert!(status.success(), "{status:?}");
+}
+
+/// The close code of the next close frame (other messages skipped), within 10 s.
+async fn close_code(client: &mut Client) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), client.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => continue,
+            Ok(_) => return None,
+            Err(_) => panic!("the socket stayed open"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_bounds_are_enforced_with_protocol_codes() {
+    let counters = Arc::new(Counters::default());
+    let config = "limits:\n  max_websocket_connections: 3\n  max_subscriptions_per_connection: 1\n  \
+                  websocket_init_timeout_secs: 1\n  max_body_bytes: 4096\n";
+    let (_gateway, port) = gateway_with(Script::Hold, counters, &[], Some(config)).await;
+
+    // No `connection_init` in time: 4408.
+    let mut silent = connect(port, "graphql-transport-ws").await;
+    assert_eq!(close_code(&mut silent).await, Some(4408));
+
+    // A second subscription on one connection is refused; the first keeps running.
+    let mut client = connect(port, "graphql-transport-ws").await;
+    send(
+        &mut client,
+        json!({ "type": "connection_init", "payload": {} }),
+    )
+    .await;
+    assert_eq!(receive(&mut client).await["type"], "connection_ack");
+    send(
+        &mut client,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }),
+    )
+    .await;
+    assert_eq!(
+        receive(&mut client).await["payload"]["data"]["reviewAdded"]["body"],
+        "still here"
+    );
+    send(
+        &mut client,
+        json!({ "id": "2", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }),
+    )
+    .await;
+    let refused = receive(&mut client).await;
+    assert_eq!(refused["id"], "2");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"],
+        "TOO_MANY_SUBSCRIPTIONS"
+    );
+
+    // Connections beyond the limit are refused at the upgrade.
+    let _second = connect(port, "graphql-transport-ws").await;
+    let _third = connect(port, "graphql-transport-ws").await;
+    let request = format!("ws://127.0.0.1:{port}/graphql")
+        .into_client_request()
+        .expect("a request");
+    let mut request = request;
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("a header value"),
+    );
+    let refused = tokio_tungstenite::connect_async(request).await;
+    assert!(
+        matches!(&refused, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 503),
+        "{refused:?}"
+    );
+
+    // An oversized message closes the socket with 1009 (message too big).
+    client
+        .send(Message::Text("x".repeat(10_000).into()))
+        .await
+        .expect("sending");
+    assert_eq!(close_code(&mut client).await, Some(1009));
 }

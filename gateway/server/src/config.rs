@@ -129,6 +129,8 @@ pub struct LimitsConfig {
     pub max_concurrent_requests: usize,
     pub max_websocket_connections: usize,
     pub max_subscriptions_per_connection: usize,
+    /// Time a websocket client has to send `connection_init` (then: close 4408).
+    pub websocket_init_timeout_secs: u64,
     pub request_timeout_secs: u64,
     pub subgraph_timeout_secs: u64,
     /// On SIGTERM/SIGINT, how long in-flight requests may take before the process stops.
@@ -149,6 +151,7 @@ impl Default for LimitsConfig {
             max_concurrent_requests: 1024,
             max_websocket_connections: 1024,
             max_subscriptions_per_connection: 32,
+            websocket_init_timeout_secs: 10,
             request_timeout_secs: 60,
             subgraph_timeout_secs: 30,
             shutdown_grace_secs: 30,

@@ -55,6 +55,7 @@ pub struct Edge {
     pub ws_permits: Arc<Semaphore>,
     pub max_subscriptions_per_connection: usize,
     pub max_message_bytes: usize,
+    pub websocket_init_timeout: std::time::Duration,
     pub metrics: Arc<Metrics>,
     /// Becomes `true` when the gateway is shutting down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,

@@ -126,6 +126,7 @@ pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {
         ws_permits: Arc::new(Semaphore::new(config.limits.max_websocket_connections)),
         max_subscriptions_per_connection: config.limits.max_subscriptions_per_connection,
         max_message_bytes: config.limits.max_body_bytes,
+        websocket_init_timeout: Duration::from_secs(config.limits.websocket_init_timeout_secs),
         metrics: options.metrics.clone(),
     };
     let app = http::router(edge, config);

@@ -3,7 +3,7 @@
 //! the gateway as its executor.
 //!
 //! Before handing the socket over, the gateway reads `connection_init` itself: it must arrive
-//! within [`INIT_TIMEOUT`] (else close 4408) and its `Authorization` (or the upgrade request's)
+//! within `limits.websocket_init_timeout_secs` (else close 4408) and its `Authorization` (or the upgrade request's)
 //! must verify like on HTTP (else close 4403, nothing subscribed). Each subscription opens the
 //! owning subgraph's subscription ([`crate::upstream`]) and runs the rest of the plan per event.
 //! A slow client is never buffered for: the gateway reads the next subgraph event only when the
@@ -11,7 +11,7 @@
 //! buffer drops the oldest events of a lagging subscriber.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
@@ -30,8 +30,6 @@ use crate::http::Edge;
 use crate::pipeline::{GraphQLRequest, RequestContext, RequestError};
 use crate::upstream;
 
-/// How long a client may take to send `connection_init` after the upgrade.
-const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client silent for this long (no message, no pong) is dropped.
 const KEEPALIVE: Duration = Duration::from_secs(60);
 
@@ -74,7 +72,7 @@ async fn serve(socket: WebSocket, edge: Edge, protocol: GraphQLProtocol, headers
     let mut stopping = shutdown.clone();
     let stop = async move { stopped(&mut stopping).await };
     let mut stream = stream.take_until(Box::pin(stop));
-    let first = match tokio::time::timeout(INIT_TIMEOUT, stream.next()).await {
+    let first = match tokio::time::timeout(edge.websocket_init_timeout, stream.next()).await {
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(_) => return close(&mut sink, 4400, "expected connection_init").await,
         Err(_) => return close(&mut sink, 4408, "Connection initialisation timeout").await,
@@ -91,12 +89,22 @@ async fn serve(socket: WebSocket, edge: Edge, protocol: GraphQLProtocol, headers
         session: Arc::new(session),
         active: Arc::default(),
     };
+    // A frame the socket refuses (too big: 1009; unreadable: 1002) ends the input; the close
+    // code goes out once the protocol handler has stopped.
+    let ending = Arc::new(AtomicU16::new(1000));
+    let failed = ending.clone();
+    let stream = stream.inspect(move |frame| {
+        if let Err(err) = frame {
+            let too_big = err.to_string().to_ascii_lowercase().contains("too");
+            failed.store(if too_big { 1009 } else { 1002 }, Ordering::Relaxed);
+        }
+    });
     let replayed = stream::once(async move { Ok(Message::Text(first)) }).chain(stream);
     let (to_client, outgoing) = futures::channel::mpsc::channel(OUTGOING_BUFFER);
     let protocol_side = GraphQLWebSocket::new_with_pair(to_client, replayed, executor, protocol)
         .keepalive_timeout(KEEPALIVE)
         .serve();
-    tokio::join!(protocol_side, forward(outgoing, sink, shutdown));
+    tokio::join!(protocol_side, forward(outgoing, sink, shutdown, ending));
 }
 
 /// Resolves once the gateway starts shutting down.
@@ -108,11 +116,12 @@ pub async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
 const OUTGOING_BUFFER: usize = 8;
 
 /// Writes the protocol handler's messages to the socket; on shutdown, closes it with 1001
-/// ("going away") so clients know to reconnect elsewhere.
+/// ("going away") so clients know to reconnect elsewhere; when the handler stops, with `ending`.
 async fn forward<S>(
     mut outgoing: futures::channel::mpsc::Receiver<Message>,
     mut sink: S,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ending: Arc<AtomicU16>,
 ) where
     S: futures::Sink<Message> + Unpin,
 {
@@ -120,11 +129,12 @@ async fn forward<S>(
         tokio::select! {
             message = outgoing.next() => match message {
                 Some(message) => {
-                    if sink.send(message).await.is_err() {
+                    let closing = matches!(message, Message::Close(_));
+                    if sink.send(message).await.is_err() || closing {
                         return;
                     }
                 }
-                None => return,
+                None => return close(&mut sink, ending.load(Ordering::Relaxed), "").await,
             },
             () = stopped(&mut shutdown) => {
                 return close(&mut sink, 1001, "the gateway is shutting down").await;
