@@ -20,11 +20,18 @@ use common::{Process, SUPERGRAPH, code, free_ports, spawn_gateway};
 const HMAC_SECRET: &str = "adversarial-test-secret-of-at-least-32-bytes";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/auth");
 
+/// One subgraph request: its query text and the `x-*` and `authorization` headers.
+#[derive(Clone, Debug)]
+struct Received {
+    query: String,
+    headers: Vec<(String, String)>,
+}
+
 struct Stack {
     _gateway: Process,
     port: u16,
-    /// Every query text the subgraphs received.
-    received: Arc<Mutex<Vec<String>>>,
+    /// Every query text the subgraphs received, with the headers of interest.
+    received: Arc<Mutex<Vec<Received>>>,
 }
 
 /// One gateway for the whole file, with strict auth and small limits, in front of the stub.
@@ -43,7 +50,9 @@ async fn stack() -> &'static Stack {
             "auth:\n  hmac_secret: {HMAC_SECRET}\n  jwks_file: {FIXTURES}/jwks.json\n  \
              issuer: mosaic\n  audience: [mosaic-gateway]\n  leeway_secs: 5\n\
              limits:\n  max_depth: 12\n  max_aliases: 30\n  max_height: 200\n  max_batch_size: 8\n  \
-             max_body_bytes: 1048576\n"
+             max_body_bytes: 1048576\n\
+             headers:\n  all:\n    - propagate: {{ named: x-client-version, rename: x-version }}\n  \
+             subgraphs:\n    accounts:\n      - insert: {{ name: x-tenant, value: demo }}\n"
         ),
     )
     .expect("writing the config");
@@ -67,7 +76,7 @@ async fn stack() -> &'static Stack {
 
 /// A subgraph stand-in: records each query and answers with enough data for the probe queries.
 /// It runs on its own thread and runtime so that it outlives each test's runtime.
-async fn start_stub(received: Arc<Mutex<Vec<String>>>) -> u16 {
+async fn start_stub(received: Arc<Mutex<Vec<Received>>>) -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = listener.local_addr().expect("bound").port();
     listener.set_nonblocking(true).expect("nonblocking");
@@ -76,17 +85,34 @@ async fn start_stub(received: Arc<Mutex<Vec<String>>>) -> u16 {
         runtime.block_on(async move {
             let app = Router::new().route(
                 "/graphql",
-                route_post(move |axum::Json(body): axum::Json<Value>| {
-                    let received = received.clone();
-                    async move {
-                        let query = body["query"].as_str().unwrap_or_default().to_owned();
-                        received.lock().expect("not poisoned").push(query);
-                        axum::Json(json!({ "data": {
+                route_post(
+                    move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                        let received = received.clone();
+                        async move {
+                            let query = body["query"].as_str().unwrap_or_default().to_owned();
+                            let headers = headers
+                                .iter()
+                                .filter(|(name, _)| {
+                                    name.as_str().starts_with("x-") || *name == "authorization"
+                                })
+                                .map(|(name, value)| {
+                                    (
+                                        name.to_string(),
+                                        value.to_str().unwrap_or_default().to_owned(),
+                                    )
+                                })
+                                .collect();
+                            received
+                                .lock()
+                                .expect("not poisoned")
+                                .push(Received { query, headers });
+                            axum::Json(json!({ "data": {
                             "topProducts": [{ "name": "Table" }],
                             "me": { "id": "1", "username": "ada", "email": "ada@example.com" },
                         } }))
-                    }
-                }),
+                        }
+                    },
+                ),
             );
             let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
             axum::serve(listener, app).await.expect("the stub serves");
@@ -170,7 +196,7 @@ async fn refused(body: Vec<u8>, headers: &[(&str, String)], status: u16, expecte
     assert_eq!(answer["data"]["topProducts"][0]["name"], "Table");
 }
 
-/// What the subgraphs received for one accepted request.
+/// The answer to one accepted request and the query texts the subgraphs received for it.
 async fn accepted(text: &str, headers: &[(&str, String)]) -> (Value, Vec<String>) {
     let stack = stack().await;
     let _turn = EXCLUSIVE.lock().await;
@@ -178,7 +204,17 @@ async fn accepted(text: &str, headers: &[(&str, String)]) -> (Value, Vec<String>
     let (status, answer) = query(text, headers).await;
     assert_eq!(status, 200, "{answer}");
     let sent = stack.received.lock().expect("not poisoned")[before..].to_vec();
-    (answer, sent)
+    (answer, sent.into_iter().map(|r| r.query).collect())
+}
+
+/// The requests the subgraphs received for one accepted request.
+async fn received_for(text: &str, headers: &[(&str, String)]) -> Vec<Received> {
+    let stack = stack().await;
+    let _turn = EXCLUSIVE.lock().await;
+    let before = stack.received.lock().expect("not poisoned").len();
+    let (status, answer) = query(text, headers).await;
+    assert_eq!(status, 200, "{answer}");
+    stack.received.lock().expect("not poisoned")[before..].to_vec()
 }
 
 fn body(text: &str) -> Vec<u8> {
@@ -439,4 +475,137 @@ async fn browser_simple_requests_are_refused_as_csrf() {
     assert_eq!(response.status(), 400);
     let answer: Value = response.json().await.expect("JSON");
     assert_eq!(code(&answer), "CSRF_PREVENTION");
+}
+
+/// A JWKS URL served from this process: it serves `jwks.json` until `rotated` flips, then
+/// `jwks-rotated.json`; `fetches` counts requests.
+fn jwks_server(
+    rotated: Arc<std::sync::atomic::AtomicBool>,
+    fetches: Arc<std::sync::atomic::AtomicUsize>,
+) -> u16 {
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async move {
+            let app = Router::new().route(
+                "/jwks.json",
+                axum::routing::get(move || {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    let file = match rotated.load(Ordering::SeqCst) {
+                        true => "jwks-rotated.json",
+                        false => "jwks.json",
+                    };
+                    async move {
+                        std::fs::read_to_string(format!("{FIXTURES}/{file}")).expect("a fixture")
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            axum::serve(listener, app).await.expect("serving");
+        });
+    });
+    port
+}
+
+#[tokio::test]
+async fn jwks_url_keys_rotate_on_an_unknown_kid_at_a_bounded_rate() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let rotated = Arc::new(AtomicBool::new(false));
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let jwks = jwks_server(rotated.clone(), fetches.clone());
+    let port = free_ports();
+    let config = std::env::temp_dir().join(format!("mosaic-jwks-{port}.yaml"));
+    std::fs::write(
+        &config,
+        format!(
+            "auth:\n  jwks_url: http://127.0.0.1:{jwks}/jwks.json\n  jwks_min_refresh_secs: 3600\n  \
+             cookie: session\n"
+        ),
+    )
+    .expect("writing the config");
+    let mut args: Vec<String> = ["gateway", "--supergraph", SUPERGRAPH, "--config"]
+        .map(String::from)
+        .to_vec();
+    args.push(config.display().to_string());
+    args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
+    let _gateway = spawn_gateway(&args, port).await;
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "fetched once at start");
+
+    let call = |token: String, cookie: bool| async move {
+        let request = client().post(format!("http://127.0.0.1:{port}/graphql"));
+        let request = match cookie {
+            true => request.header("cookie", format!("theme=dark; session={token}")),
+            false => request.bearer_auth(token),
+        };
+        request
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .expect("an answer")
+            .status()
+            .as_u16()
+    };
+    let claims = claims(json!({}));
+    assert_eq!(call(rs256(&claims, "test-rsa"), false).await, 200);
+    assert_eq!(
+        call(rs256(&claims, "test-rsa"), true).await,
+        200,
+        "from the cookie"
+    );
+
+    // The provider rotates: a token with the new `kid` makes the gateway refetch, once.
+    rotated.store(true, Ordering::SeqCst);
+    let der = std::fs::read(format!("{FIXTURES}/rsa-rotated-private.der")).expect("the key");
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("rotated-rsa".into());
+    let rotated_token =
+        encode(&header, &claims, &EncodingKey::from_rsa_der(&der)).expect("signing");
+    assert_eq!(call(rotated_token, false).await, 200);
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    // More unknown kids within `jwks_min_refresh_secs` are refused without refetching.
+    for _ in 0..5 {
+        assert_eq!(call(rs256(&claims, "never-published"), false).await, 401);
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "refetches are rate-limited"
+    );
+}
+
+#[tokio::test]
+async fn header_rules_shape_what_each_subgraph_receives() {
+    let token = hs256(&claims(json!({})), HMAC_SECRET.as_bytes());
+    let headers = [
+        ("authorization", format!("Bearer {token}")),
+        ("x-client-version", "7".to_owned()),
+        ("x-secret-internal", "do-not-forward".to_owned()),
+    ];
+    let sent = received_for("{ me { username } }", &headers).await;
+    let to_accounts = &sent.first().expect("a call to accounts").headers;
+    let has = |name: &str, value: &str| to_accounts.iter().any(|(n, v)| n == name && v == value);
+    assert!(has("x-version", "7"), "renamed: {to_accounts:?}");
+    assert!(
+        has("x-tenant", "demo"),
+        "inserted for accounts: {to_accounts:?}"
+    );
+    assert!(
+        has("authorization", &format!("Bearer {token}")),
+        "the verified token"
+    );
+    assert!(to_accounts.iter().any(|(n, _)| n == "x-request-id"));
+    assert!(
+        !to_accounts
+            .iter()
+            .any(|(n, _)| n == "x-secret-internal" || n == "x-client-version")
+    );
+    let sent = received_for("{ topProducts { name } }", &headers).await;
+    let to_products = &sent.first().expect("a call to products").headers;
+    assert!(
+        !to_products.iter().any(|(n, _)| n == "x-tenant"),
+        "only accounts: {to_products:?}"
+    );
 }

@@ -663,6 +663,10 @@ async fn the_production_profile_turns_dev_conveniences_off() {
     let introspection = json!({ "query": "{ __schema { queryType { name } } }" });
     let (_, body) = post(port, introspection, &[]).await;
     assert_eq!(code(&body), "INTROSPECTION_DISABLED");
+    let playground = reqwest::get(format!("http://127.0.0.1:{port}/playground"))
+        .await
+        .expect("an answer");
+    assert_eq!(playground.status(), 404, "no playground in production");
     let query = json!({ "query": r#"{ product(upc: "1") { name } }"# });
     let (_, body) = post(port, query, &[("x-mosaic-query-plan", "true")]).await;
     assert!(body.get("extensions").is_none(), "{body}");
@@ -791,5 +795,27 @@ async fn subscriptions_stream_over_server_sent_events() {
     assert_eq!(
         data["data"]["reviewAdded"],
         json!({ "body": "Over SSE", "product": { "name": "Lamp" } })
+    );
+}
+
+#[tokio::test]
+async fn requiring_authentication_refuses_anonymous_requests() {
+    let config = std::env::temp_dir().join(format!("mosaic-required-{}.yaml", std::process::id()));
+    let yaml = format!(
+        "auth:\n  hmac_secret: {}\n  require_authentication: true\n",
+        subgraph_kit::caller::DEV_JWT_SECRET
+    );
+    std::fs::write(&config, yaml).expect("writing");
+    let port = free_ports();
+    let extra = ["--config", config.to_str().expect("UTF-8 path")];
+    let _gateway = spawn_gateway(&gateway_args(port, SUPERGRAPH, &[], &extra), port).await;
+    let query = json!({ "query": r#"{ product(upc: "1") { name } }"# });
+    let (status, body) = post(port, query.clone(), &[]).await;
+    assert_eq!((status, code(&body)), (401, "UNAUTHENTICATED"));
+    let grace = login("grace").await;
+    let (status, body) = post(port, query, &[("authorization", &grace)]).await;
+    assert_eq!(
+        (status, &body["data"]["product"]["name"]),
+        (200, &json!("Table"))
     );
 }

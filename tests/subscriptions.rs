@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use common::{Process, SUPERGRAPH, free_ports, spawn_gateway};
+use common::{Dev, Process, SUPERGRAPH, free_ports, spawn_gateway};
 
 /// What the scripted subgraph does once a subscription starts.
 #[derive(Clone, Copy)]
@@ -473,4 +473,79 @@ async fn websocket_bounds_are_enforced_with_protocol_codes() {
         .await
         .expect("sending");
     assert_eq!(close_code(&mut client).await, Some(1009));
+}
+
+/// Two whole stacks (gateway and subgraphs, each with its own databases) sharing a NATS bus, like
+/// two replicas behind a load balancer: a review added through stack A reaches a client
+/// subscribed through stack B, enriched there from all four subgraphs. Runs when
+/// `MOSAIC_TEST_NATS_URL` names a NATS server (CI sets it).
+#[tokio::test]
+async fn a_review_added_through_one_replica_reaches_a_subscriber_on_another() {
+    let Ok(nats) = std::env::var("MOSAIC_TEST_NATS_URL") else {
+        eprintln!("SKIPPED: set MOSAIC_TEST_NATS_URL (e.g. nats://127.0.0.1:4222) to run");
+        return;
+    };
+    let a = Dev::start_with("replica-a", &["--bus-url", &nats]);
+    let b = Dev::start_with("replica-b", &["--bus-url", &nats]);
+    let http = reqwest::Client::new();
+    let gql = |port: u16, query: &str, token: Option<&str>| {
+        let mut request = http
+            .post(format!("http://127.0.0.1:{port}/graphql"))
+            .json(&json!({ "query": query }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            request
+                .send()
+                .await
+                .expect("an answer")
+                .json::<Value>()
+                .await
+                .expect("JSON")
+        }
+    };
+    let login = gql(
+        a.gateway,
+        r#"mutation { login(username: "ada", password: "mosaic-demo") { token } }"#,
+        None,
+    )
+    .await;
+    let token = login["data"]["login"]["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+
+    let mut client = connect(b.gateway, "graphql-transport-ws").await;
+    send(&mut client, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } })).await;
+    assert_eq!(receive(&mut client).await["type"], "connection_ack");
+    let enriched = "subscription { reviewAdded { body author { name } product { name inStock shippingEstimate } } }";
+    send(
+        &mut client,
+        json!({ "id": "r", "type": "subscribe", "payload": { "query": enriched } }),
+    )
+    .await;
+    // No signal tells when B's subscription reaches the broker: add reviews on A until one
+    // arrives on B (bounded).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let event = loop {
+        assert!(Instant::now() < deadline, "no event crossed the replicas");
+        let added = gql(
+            a.gateway,
+            r#"mutation { addReview(upc: "2", body: "Across stacks", rating: 4) { id } }"#,
+            Some(&token),
+        )
+        .await;
+        assert!(added.get("errors").is_none(), "{added}");
+        if let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_millis(300), client.next()).await
+        {
+            break serde_json::from_str::<Value>(&text).expect("JSON");
+        }
+    };
+    let review = &event["payload"]["data"]["reviewAdded"];
+    assert_eq!(review["body"], "Across stacks", "{event}");
+    assert_eq!(review["author"]["name"], "Ada Lovelace");
+    assert_eq!(review["product"]["name"], "Couch");
+    assert!(review["product"]["inStock"].is_boolean());
 }

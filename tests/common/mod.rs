@@ -94,10 +94,15 @@ pub struct Dev {
 impl Dev {
     /// Starts `mosaic dev` and waits until it prints "Press Ctrl-C".
     pub fn start(tag: &str) -> Self {
+        Self::start_with(tag, &[])
+    }
+
+    /// As [`Dev::start`], with more `mosaic dev` arguments.
+    pub fn start_with(tag: &str, extra: &[&str]) -> Self {
         let data_dir = std::env::temp_dir().join(format!("mosaic-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         let base = free_ports();
-        let args = [
+        let mut args: Vec<String> = vec![
             "dev".into(),
             "--stop-on-stdin-eof".into(),
             "--port".into(),
@@ -107,6 +112,7 @@ impl Dev {
             "--data-dir".into(),
             data_dir.display().to_string(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
             .args(&args)
             .stdin(Stdio::piped())

@@ -198,8 +198,9 @@ pub struct HeadersConfig {
     pub subgraphs: BTreeMap<String, Vec<HeaderRule>>,
 }
 
+/// One rule: `- propagate: { named: x-a, rename: x-b }` or `- insert: { name: x-c, value: v }`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[serde(try_from = "RawHeaderRule")]
 pub enum HeaderRule {
     /// Pass a client header on, optionally under another name.
     Propagate {
@@ -208,6 +209,40 @@ pub enum HeaderRule {
     },
     /// Add a fixed header.
     Insert { name: String, value: String },
+}
+
+/// A [`HeaderRule`] as written: a map with exactly one key (YAML has no other plain enum form).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RawHeaderRule {
+    propagate: Option<Propagate>,
+    insert: Option<Insert>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Propagate {
+    named: String,
+    rename: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct Insert {
+    name: String,
+    value: String,
+}
+
+impl TryFrom<RawHeaderRule> for HeaderRule {
+    type Error = &'static str;
+
+    fn try_from(raw: RawHeaderRule) -> Result<Self, Self::Error> {
+        match (raw.propagate, raw.insert) {
+            (Some(Propagate { named, rename }), None) => Ok(Self::Propagate { named, rename }),
+            (None, Some(Insert { name, value })) => Ok(Self::Insert { name, value }),
+            _ => Err("a header rule is exactly one of `propagate` or `insert`"),
+        }
+    }
 }
 
 impl Config {
@@ -321,6 +356,21 @@ mod tests {
         for section in ["auth", "authorization", "limits", "csrf", "cors", "headers"] {
             assert!(schema["properties"][section].is_object(), "{section}");
         }
+    }
+
+    #[test]
+    fn header_rules_read_as_one_key_maps() {
+        let config = Config::parse(
+            "headers:\n  all:\n    - propagate: { named: x-a, rename: x-b }\n    - insert: { name: x-c, value: v }\n",
+        )
+        .expect("valid rules");
+        assert!(matches!(
+            config.headers.all[0],
+            HeaderRule::Propagate { .. }
+        ));
+        assert!(matches!(config.headers.all[1], HeaderRule::Insert { .. }));
+        let both = "headers:\n  all:\n    - { propagate: { named: x-a }, insert: { name: x, value: y } }\n";
+        assert!(Config::parse(both).is_err());
     }
 
     #[test]

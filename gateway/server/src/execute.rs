@@ -15,15 +15,16 @@ use crate::dedup::InFlight;
 
 /// A step of a concrete response path: an object key or a list index.
 #[derive(Debug, Clone)]
-enum Step {
-    Key(String),
+enum Step<'p> {
+    /// Borrowed from the plan's path: no allocation per object.
+    Key(&'p str),
     Index(usize),
 }
 
-impl Step {
+impl Step<'_> {
     fn to_json(&self) -> Value {
         match self {
-            Self::Key(key) => Value::String(key.clone()),
+            Self::Key(key) => Value::String((*key).to_owned()),
             Self::Index(i) => Value::from(*i),
         }
     }
@@ -129,10 +130,11 @@ impl Run<'_> {
         // Representations, deduplicated; each object remembers which one is its, and by which
         // input's rules it merges.
         let mut representations: Vec<Value> = Vec::new();
-        let mut targets: Vec<(Vec<Step>, usize, &Requires)> = Vec::new();
+        let mut targets: Vec<(Vec<Step<'_>>, usize, &Requires)> = Vec::new();
         {
             let data = self.data.lock().expect("no panics while merging");
-            let mut seen: HashMap<String, usize> = HashMap::new();
+            // By hash of the representation's JSON; equal hashes are compared in full.
+            let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
             let mut objects = Vec::new();
             for &(path, requires) in inputs {
                 objects.clear();
@@ -152,11 +154,15 @@ impl Run<'_> {
                     };
                     // An `@interfaceObject` subgraph knows the object by its interface's name.
                     representation["__typename"] = Value::String(requires.type_name.clone());
-                    let text = representation.to_string();
-                    let index = *seen.entry(text).or_insert_with(|| {
-                        representations.push(representation);
-                        representations.len() - 1
-                    });
+                    let same = seen.entry(json_hash(&representation)).or_default();
+                    let index = match same.iter().find(|&&i| representations[i] == representation) {
+                        Some(&index) => index,
+                        None => {
+                            representations.push(representation);
+                            same.push(representations.len() - 1);
+                            representations.len() - 1
+                        }
+                    };
                     targets.push((steps, index, requires));
                 }
             }
@@ -167,7 +173,7 @@ impl Run<'_> {
         let count = representations.len();
         let mut variables = self.used_variables(fetch);
         variables.insert("representations".into(), Value::Array(representations));
-        let first_path: Vec<Step> = targets.first().map(|t| t.0.clone()).unwrap_or_default();
+        let first_path: Vec<Step<'_>> = targets.first().map(|t| t.0.clone()).unwrap_or_default();
         let Some(mut response) = self.send(fetch, variables, &first_path).await else {
             return;
         };
@@ -203,7 +209,7 @@ impl Run<'_> {
     }
 
     /// Merges each answer into the objects it represents.
-    fn merge_entities(&self, entities: Vec<Value>, targets: &[(Vec<Step>, usize, &Requires)]) {
+    fn merge_entities(&self, entities: Vec<Value>, targets: &[(Vec<Step<'_>>, usize, &Requires)]) {
         // Objects sharing a representation get copies; the last one takes the original.
         let mut uses = vec![0usize; entities.len()];
         targets.iter().for_each(|(_, i, _)| uses[*i] += 1);
@@ -245,7 +251,7 @@ impl Run<'_> {
         &self,
         fetch: &FetchNode,
         variables: Map<String, Value>,
-        at: &[Step],
+        at: &[Step<'_>],
     ) -> Option<Value> {
         let subgraphs = self.subgraphs;
         let headers = &self.headers[fetch.graph];
@@ -385,12 +391,29 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// A hash of `value`'s JSON text, computed without building the text.
+fn json_hash(value: &Value) -> u64 {
+    struct HashWriter(std::collections::hash_map::DefaultHasher);
+    impl std::io::Write for HashWriter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut writer = HashWriter(Default::default());
+    serde_json::to_writer(&mut writer, value).expect("hashing cannot fail");
+    writer.0.finish()
+}
+
 /// Every object at `path` below `value`, with its concrete path.
-fn collect<'v>(
+fn collect<'v, 'p>(
     value: &'v Value,
-    path: &[PathSegment],
-    steps: &mut Vec<Step>,
-    out: &mut Vec<(Vec<Step>, &'v Value)>,
+    path: &'p [PathSegment],
+    steps: &mut Vec<Step<'p>>,
+    out: &mut Vec<(Vec<Step<'p>>, &'v Value)>,
 ) {
     match path.split_first() {
         None => {
@@ -400,7 +423,7 @@ fn collect<'v>(
         }
         Some((PathSegment::Key(key), rest)) => {
             if let Some(child) = value.get(key) {
-                steps.push(Step::Key(key.clone()));
+                steps.push(Step::Key(key));
                 collect(child, rest, steps, out);
                 steps.pop();
             }
@@ -419,7 +442,7 @@ fn collect<'v>(
 
 fn find_mut<'v>(value: &'v mut Value, steps: &[Step]) -> Option<&'v mut Value> {
     steps.iter().try_fold(value, |value, step| match step {
-        Step::Key(key) => value.get_mut(key),
+        Step::Key(key) => value.get_mut(*key),
         Step::Index(i) => value.get_mut(*i),
     })
 }

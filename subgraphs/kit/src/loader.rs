@@ -13,8 +13,12 @@ where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     L: Loader<K>,
 {
-    DataLoader::new(loader, tokio::spawn)
+    DataLoader::new(loader, tokio::spawn).delay(BATCH_WINDOW)
 }
+
+/// How long a batch waits for more keys. async-graphql's 1 ms default split one `_entities`
+/// request of 50 keys into two statements on a busy 2-core machine; 3 ms keeps it one.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(3);
 
 /// Rows keyed by `key`, for loaders that find at most one row per key.
 pub fn index_by<K: Hash + Eq, V>(
