@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,7 +16,7 @@ use axum::routing::post as route_post;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
-use common::{Process, SUPERGRAPH, code, free_ports, spawn_gateway};
+use common::{Process, SUPERGRAPH, code, free_ports, serve_in_background, spawn_gateway};
 
 const HMAC_SECRET: &str = "adversarial-test-secret-of-at-least-32-bytes";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/auth");
@@ -41,7 +42,7 @@ async fn stack() -> &'static Stack {
         return stack;
     }
     let received = Arc::new(Mutex::new(Vec::new()));
-    let stub_port = start_stub(received.clone()).await;
+    let stub_port = start_stub(received.clone());
     let port = free_ports();
     let config = std::env::temp_dir().join(format!("mosaic-adversarial-{port}.yaml"));
     std::fs::write(
@@ -76,49 +77,31 @@ async fn stack() -> &'static Stack {
 
 /// A subgraph stand-in: records each query and answers with enough data for the probe queries.
 /// It runs on its own thread and runtime so that it outlives each test's runtime.
-async fn start_stub(received: Arc<Mutex<Vec<Received>>>) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let port = listener.local_addr().expect("bound").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-        runtime.block_on(async move {
-            let app = Router::new().route(
-                "/graphql",
-                route_post(
-                    move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
-                        let received = received.clone();
-                        async move {
-                            let query = body["query"].as_str().unwrap_or_default().to_owned();
-                            let headers = headers
-                                .iter()
-                                .filter(|(name, _)| {
-                                    name.as_str().starts_with("x-") || *name == "authorization"
-                                })
-                                .map(|(name, value)| {
-                                    (
-                                        name.to_string(),
-                                        value.to_str().unwrap_or_default().to_owned(),
-                                    )
-                                })
-                                .collect();
-                            received
-                                .lock()
-                                .expect("not poisoned")
-                                .push(Received { query, headers });
-                            axum::Json(json!({ "data": {
-                            "topProducts": [{ "name": "Table" }],
-                            "me": { "id": "1", "username": "ada", "email": "ada@example.com" },
-                        } }))
-                        }
-                    },
-                ),
-            );
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            axum::serve(listener, app).await.expect("the stub serves");
-        });
-    });
-    port
+fn start_stub(received: Arc<Mutex<Vec<Received>>>) -> u16 {
+    let record = move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+        let query = body["query"].as_str().unwrap_or_default().to_owned();
+        let headers = headers
+            .iter()
+            .filter(|(name, _)| name.as_str().starts_with("x-") || *name == "authorization")
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    value.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        received
+            .lock()
+            .expect("not poisoned")
+            .push(Received { query, headers });
+        async {
+            axum::Json(json!({ "data": {
+                "topProducts": [{ "name": "Table" }],
+                "me": { "id": "1", "username": "ada", "email": "ada@example.com" },
+            } }))
+        }
+    };
+    serve_in_background(Router::new().route("/graphql", route_post(record)))
 }
 
 fn client() -> reqwest::Client {
@@ -479,40 +462,20 @@ async fn browser_simple_requests_are_refused_as_csrf() {
 
 /// A JWKS URL served from this process: it serves `jwks.json` until `rotated` flips, then
 /// `jwks-rotated.json`; `fetches` counts requests.
-fn jwks_server(
-    rotated: Arc<std::sync::atomic::AtomicBool>,
-    fetches: Arc<std::sync::atomic::AtomicUsize>,
-) -> u16 {
-    use std::sync::atomic::Ordering;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let port = listener.local_addr().expect("bound").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-        runtime.block_on(async move {
-            let app = Router::new().route(
-                "/jwks.json",
-                axum::routing::get(move || {
-                    fetches.fetch_add(1, Ordering::SeqCst);
-                    let file = match rotated.load(Ordering::SeqCst) {
-                        true => "jwks-rotated.json",
-                        false => "jwks.json",
-                    };
-                    async move {
-                        std::fs::read_to_string(format!("{FIXTURES}/{file}")).expect("a fixture")
-                    }
-                }),
-            );
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            axum::serve(listener, app).await.expect("serving");
-        });
-    });
-    port
+fn jwks_server(rotated: Arc<AtomicBool>, fetches: Arc<AtomicUsize>) -> u16 {
+    let serve = move || {
+        fetches.fetch_add(1, Ordering::SeqCst);
+        let file = match rotated.load(Ordering::SeqCst) {
+            true => "jwks-rotated.json",
+            false => "jwks.json",
+        };
+        async move { std::fs::read_to_string(format!("{FIXTURES}/{file}")).expect("a fixture") }
+    };
+    serve_in_background(Router::new().route("/jwks.json", axum::routing::get(serve)))
 }
 
 #[tokio::test]
 async fn jwks_url_keys_rotate_on_an_unknown_kid_at_a_bounded_rate() {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let rotated = Arc::new(AtomicBool::new(false));
     let fetches = Arc::new(AtomicUsize::new(0));
     let jwks = jwks_server(rotated.clone(), fetches.clone());

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use common::{Dev, Process, SUPERGRAPH, free_ports, spawn_gateway};
+use common::{Dev, Process, SUPERGRAPH, free_ports, serve_in_background, spawn_gateway};
 
 /// What the scripted subgraph does once a subscription starts.
 #[derive(Clone, Copy)]
@@ -38,27 +38,14 @@ struct Counters {
 const FLOOD_EVENTS: usize = 2_000;
 const FLOOD_EVENT_BYTES: usize = 64 * 1024;
 
-/// Starts the scripted subgraph on its own thread and runtime; returns its port.
+/// Starts the scripted subgraph; returns its port.
 fn scripted_subgraph(script: Script, counters: Arc<Counters>) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let port = listener.local_addr().expect("bound").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-        runtime.block_on(async move {
-            let app = Router::new().route(
-                "/graphql",
-                get(move |upgrade: WebSocketUpgrade| async move {
-                    upgrade
-                        .protocols(["graphql-transport-ws"])
-                        .on_upgrade(move |socket| run_script(socket, script, counters))
-                }),
-            );
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            axum::serve(listener, app).await.expect("serving");
-        });
-    });
-    port
+    let upgrade = move |upgrade: WebSocketUpgrade| async move {
+        upgrade
+            .protocols(["graphql-transport-ws"])
+            .on_upgrade(move |socket| run_script(socket, script, counters))
+    };
+    serve_in_background(Router::new().route("/graphql", get(upgrade)))
 }
 
 async fn run_script(mut socket: WebSocket, script: Script, counters: Arc<Counters>) {
@@ -146,25 +133,14 @@ async fn gateway_with(
 /// A products subgraph that answers every query after `delay`; `received` turns true when the
 /// first query arrives.
 fn slow_products(delay: Duration, received: Arc<AtomicBool>) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let port = listener.local_addr().expect("bound").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-        runtime.block_on(async move {
-            let answer = move || {
-                received.store(true, Ordering::SeqCst);
-                async move {
-                    tokio::time::sleep(delay).await;
-                    axum::Json(json!({ "data": { "topProducts": [{ "name": "Slow" }] } }))
-                }
-            };
-            let app = Router::new().route("/graphql", axum::routing::post(answer));
-            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-            axum::serve(listener, app).await.expect("serving");
-        });
-    });
-    port
+    let answer = move || {
+        received.store(true, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(delay).await;
+            axum::Json(json!({ "data": { "topProducts": [{ "name": "Slow" }] } }))
+        }
+    };
+    serve_in_background(Router::new().route("/graphql", axum::routing::post(answer)))
 }
 
 type Client =
@@ -207,22 +183,30 @@ async fn receive(client: &mut Client) -> Value {
 
 const SUBSCRIPTION: &str = "subscription { reviewAdded { body } }";
 
-#[tokio::test]
-async fn a_dying_subgraph_socket_gives_the_client_an_error_then_complete() {
-    let counters = Arc::new(Counters::default());
-    let (_gateway, port) = gateway(Script::DieAfterOne, counters).await;
-    let mut client = connect(port, "graphql-transport-ws").await;
+/// A client past `connection_init`/`connection_ack` that has sent [`SUBSCRIPTION`] as `id`.
+async fn subscribed(port: u16, protocol: &str, id: &str) -> Client {
+    let mut client = connect(port, protocol).await;
     send(
         &mut client,
         json!({ "type": "connection_init", "payload": {} }),
     )
     .await;
     assert_eq!(receive(&mut client).await["type"], "connection_ack");
-    send(
-        &mut client,
-        json!({ "id": "a", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }),
-    )
-    .await;
+    let kind = if protocol == "graphql-ws" {
+        "start"
+    } else {
+        "subscribe"
+    };
+    let message = json!({ "id": id, "type": kind, "payload": { "query": SUBSCRIPTION } });
+    send(&mut client, message).await;
+    client
+}
+
+#[tokio::test]
+async fn a_dying_subgraph_socket_gives_the_client_an_error_then_complete() {
+    let counters = Arc::new(Counters::default());
+    let (_gateway, port) = gateway(Script::DieAfterOne, counters).await;
+    let mut client = subscribed(port, "graphql-transport-ws", "a").await;
     let first = receive(&mut client).await;
     assert_eq!(
         first["payload"]["data"]["reviewAdded"]["body"], "last words",
@@ -248,18 +232,7 @@ async fn a_dying_subgraph_socket_gives_the_client_an_error_then_complete() {
 async fn the_legacy_graphql_ws_subprotocol_is_served() {
     let counters = Arc::new(Counters::default());
     let (_gateway, port) = gateway(Script::DieAfterOne, counters).await;
-    let mut client = connect(port, "graphql-ws").await;
-    send(
-        &mut client,
-        json!({ "type": "connection_init", "payload": {} }),
-    )
-    .await;
-    assert_eq!(receive(&mut client).await["type"], "connection_ack");
-    send(
-        &mut client,
-        json!({ "id": "1", "type": "start", "payload": { "query": SUBSCRIPTION } }),
-    )
-    .await;
+    let mut client = subscribed(port, "graphql-ws", "1").await;
     let data = receive(&mut client).await;
     assert_eq!(data["type"], "data");
     assert_eq!(data["payload"]["data"]["reviewAdded"]["body"], "last words");
@@ -269,18 +242,7 @@ async fn the_legacy_graphql_ws_subprotocol_is_served() {
 async fn a_client_that_stops_reading_holds_back_the_subgraph_not_gateway_memory() {
     let counters = Arc::new(Counters::default());
     let (gateway, port) = gateway(Script::Flood, counters.clone()).await;
-    let mut client = connect(port, "graphql-transport-ws").await;
-    send(
-        &mut client,
-        json!({ "type": "connection_init", "payload": {} }),
-    )
-    .await;
-    assert_eq!(receive(&mut client).await["type"], "connection_ack");
-    send(
-        &mut client,
-        json!({ "id": "f", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }),
-    )
-    .await;
+    let mut client = subscribed(port, "graphql-transport-ws", "f").await;
     // The client reads nothing: wait until the subgraph can send no more.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last = (usize::MAX, Instant::now());
@@ -341,18 +303,7 @@ async fn shutdown_finishes_in_flight_requests_and_closes_websockets_with_1001() 
         None,
     )
     .await;
-    let mut client = connect(port, "graphql-transport-ws").await;
-    send(
-        &mut client,
-        json!({ "type": "connection_init", "payload": {} }),
-    )
-    .await;
-    assert_eq!(receive(&mut client).await["type"], "connection_ack");
-    send(
-        &mut client,
-        json!({ "id": "h", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }),
-    )
-    .await;
+    let mut client = subscribed(port, "graphql-transport-ws", "h").await;
     assert_eq!(receive(&mut client).await["type"], "next");
 
     let in_flight = tokio::spawn(async move {
@@ -422,18 +373,7 @@ async fn websocket_bounds_are_enforced_with_protocol_codes() {
     assert_eq!(close_code(&mut silent).await, Some(4408));
 
     // A second subscription on one connection is refused; the first keeps running.
-    let mut client = connect(port, "graphql-transport-ws").await;
-    send(
-        &mut client,
-        json!({ "type": "connection_init", "payload": {} }),
-    )
-    .await;
-    assert_eq!(receive(&mut client).await["type"], "connection_ack");
-    send(
-        &mut client,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": SUBSCRIPTION } }),
-    )
-    .await;
+    let mut client = subscribed(port, "graphql-transport-ws", "1").await;
     assert_eq!(
         receive(&mut client).await["payload"]["data"]["reviewAdded"]["body"],
         "still here"

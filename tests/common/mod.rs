@@ -135,3 +135,19 @@ impl Dev {
         }
     }
 }
+
+/// Serves `app` on a free loopback port from a thread and runtime of its own, so it outlives
+/// each test's runtime; returns the port.
+pub fn serve_in_background(app: axum::Router) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            axum::serve(listener, app).await.expect("serving");
+        });
+    });
+    port
+}
