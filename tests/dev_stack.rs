@@ -819,3 +819,53 @@ async fn requiring_authentication_refuses_anonymous_requests() {
         (200, &json!("Table"))
     );
 }
+
+#[tokio::test]
+async fn reloading_under_load_loses_no_request() {
+    let file =
+        std::env::temp_dir().join(format!("mosaic-reload-load-{}.graphql", std::process::id()));
+    let original = include_str!("../schema/supergraph.graphql");
+    std::fs::write(&file, original).expect("writing the supergraph");
+    let port = free_ports();
+    let _gateway = spawn_gateway(
+        &gateway_args(port, &file.display().to_string(), &[], &[]),
+        port,
+    )
+    .await;
+    let applied = r#"mosaic_supergraph_reloads_total{outcome="applied"}"#;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Four clients query without pause while the file is rewritten until two reloads applied.
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut answered = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let query = json!({ "query": "{ topProducts(first: 2) { name inStock } }" });
+                    let (status, body) = post(port, query, &[]).await;
+                    assert_eq!(status, 200, "{body}");
+                    assert!(body.get("errors").is_none(), "{body}");
+                    answered += 1;
+                }
+                answered
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut edit = 0;
+    while metric(port, applied).await < 2.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reloads never applied"
+        );
+        edit += 1;
+        std::fs::write(&file, format!("{original}\n# edit {edit}\n")).expect("rewriting");
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answered = 0;
+    for client in clients {
+        answered += client.await.expect("no client failed");
+    }
+    assert!(answered > 0);
+}
