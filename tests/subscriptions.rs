@@ -425,8 +425,8 @@ async fn a_review_added_through_one_replica_reaches_a_subscriber_on_another() {
         eprintln!("SKIPPED: set MOSAIC_TEST_NATS_URL (e.g. nats://127.0.0.1:4222) to run");
         return;
     };
-    let a = Dev::start_with("replica-a", &["--bus-url", &nats]);
-    let b = Dev::start_with("replica-b", &["--bus-url", &nats]);
+    let a = Dev::start_with("replica-a", &["--bus-url", &nats], &[]);
+    let b = Dev::start_with("replica-b", &["--bus-url", &nats], &[]);
     let http = reqwest::Client::new();
     let gql = |port: u16, query: &str, token: Option<&str>| {
         let mut request = http

@@ -94,11 +94,11 @@ pub struct Dev {
 impl Dev {
     /// Starts `mosaic dev` and waits until it prints "Press Ctrl-C".
     pub fn start(tag: &str) -> Self {
-        Self::start_with(tag, &[])
+        Self::start_with(tag, &[], &[])
     }
 
-    /// As [`Dev::start`], with more `mosaic dev` arguments.
-    pub fn start_with(tag: &str, extra: &[&str]) -> Self {
+    /// As [`Dev::start`], with more `mosaic dev` arguments and environment variables.
+    pub fn start_with(tag: &str, extra: &[&str], envs: &[(&str, &str)]) -> Self {
         let data_dir = std::env::temp_dir().join(format!("mosaic-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         let base = free_ports();
@@ -115,6 +115,7 @@ impl Dev {
         args.extend(extra.iter().map(|a| a.to_string()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
             .args(&args)
+            .envs(envs.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

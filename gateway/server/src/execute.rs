@@ -11,6 +11,8 @@ use futures::future::{BoxFuture, FutureExt, join_all};
 use mosaic_planner::{FetchNode, PathSegment, PlanNode, Requires, Selection, Selections};
 use serde_json::{Map, Value, json};
 
+use tracing::Instrument as _;
+
 use crate::dedup::InFlight;
 
 /// A step of a concrete response path: an object key or a list index.
@@ -254,7 +256,14 @@ impl Run<'_> {
         at: &[Step<'_>],
     ) -> Option<Value> {
         let subgraphs = self.subgraphs;
-        let headers = &self.headers[fetch.graph];
+        let span = tracing::info_span!(
+            "fetch",
+            subgraph = %fetch.service_name,
+            outcome = tracing::field::Empty
+        );
+        let mut traced = self.headers[fetch.graph].clone();
+        subgraph_kit::telemetry::inject(&span, &mut traced);
+        let headers = &traced;
         let body = serde_json::to_vec(&json!({ "query": fetch.operation, "variables": variables }))
             .expect("JSON values serialise");
         let request = subgraphs
@@ -265,7 +274,7 @@ impl Run<'_> {
             .timeout(subgraphs.timeout);
         let started = std::time::Instant::now();
         let answer = if fetch.operation.starts_with("mutation") {
-            Arc::new(post(request.body(body)).await)
+            Arc::new(post(request.body(body)).instrument(span.clone()).await)
         } else {
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
             (fetch.graph, &body).hash(&mut hasher);
@@ -274,7 +283,9 @@ impl Run<'_> {
             }
             subgraphs
                 .in_flight
-                .run(hasher.finish(), || post(request.body(body)))
+                .run(hasher.finish(), || {
+                    post(request.body(body)).instrument(span.clone())
+                })
                 .await
         };
         let outcome = match answer.as_ref() {
@@ -283,6 +294,7 @@ impl Run<'_> {
             Err(_) => "failed",
         };
         let took = started.elapsed();
+        span.record("outcome", outcome);
         subgraphs
             .metrics
             .subgraph(&fetch.service_name, outcome, took);

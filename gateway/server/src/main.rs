@@ -200,7 +200,7 @@ fn main() -> ExitCode {
         Command::Dev(args) => args.config.profile == Some(Profile::Production),
         _ => false,
     };
-    subgraph_kit::cli::init_tracing(subgraph_kit::cli::json_logs(production));
+    subgraph_kit::telemetry::init("mosaic-gateway", subgraph_kit::cli::json_logs(production));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -216,6 +216,7 @@ fn main() -> ExitCode {
             Ok(())
         }
     };
+    subgraph_kit::telemetry::shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

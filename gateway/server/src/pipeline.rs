@@ -221,6 +221,7 @@ impl Gateway {
             return Ok(hit.clone());
         }
         let started = std::time::Instant::now();
+        let _plan = tracing::info_span!("plan").entered();
         let schema = &self.supergraph.api_schema;
         let limits = &self.settings.limits;
         let ast = Parser::new()

@@ -107,7 +107,9 @@ pub fn run<S: Subgraph>() -> std::process::ExitCode {
         .enable_all()
         .build()
         .expect("a tokio runtime can be built on any supported OS");
-    match runtime.block_on(main::<S>()) {
+    let result = runtime.block_on(main::<S>());
+    crate::telemetry::shutdown();
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{}: {err:#}", S::NAME);
@@ -117,7 +119,7 @@ pub fn run<S: Subgraph>() -> std::process::ExitCode {
 }
 
 async fn main<S: Subgraph>() -> anyhow::Result<()> {
-    init_tracing(json_logs(false));
+    crate::telemetry::init(S::NAME, json_logs(false));
     let matches = Cli::command().name(S::NAME).get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
     let url = cli.options.database_url::<S>();
@@ -188,20 +190,6 @@ pub async fn start<S: Subgraph>(options: &Options) -> anyhow::Result<Running> {
         addr,
         task,
     })
-}
-
-/// Logs on standard error; `RUST_LOG` filters (default `info`).
-pub fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second call (tests, `mosaic dev`) keeps the first subscriber.
-    let _ = match json {
-        true => logs.json().flatten_event(true).try_init(),
-        false => logs.try_init(),
-    };
 }
 
 /// JSON logs (one object per line, spans included) or human ones: `MOSAIC_LOG_FORMAT=json|text`,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod graphql;
 pub mod loader;
 pub mod server;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 

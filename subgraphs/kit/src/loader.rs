@@ -13,7 +13,10 @@ where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     L: Loader<K>,
 {
-    DataLoader::new(loader, tokio::spawn).delay(BATCH_WINDOW)
+    // A batch runs in its own task: carry the span of the request that started it, so its SQL
+    // spans stay in that request's trace.
+    let spawn = |batch| tokio::spawn(tracing::Instrument::in_current_span(batch));
+    DataLoader::new(loader, spawn).delay(BATCH_WINDOW)
 }
 
 /// How long a batch waits for more keys. async-graphql's 1 ms default split one `_entities`

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument as _;
+
 use async_graphql::{Data, Executor, Schema};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
@@ -88,9 +90,14 @@ async fn execute<E: Executor>(
     headers: &HeaderMap,
     request: async_graphql::Request,
 ) -> Response {
+    // One span per operation, continuing the caller's trace (`traceparent`).
+    let span = tracing::info_span!("graphql");
+    crate::telemetry::extract(headers, &span);
     match endpoint.auth.caller_from_headers(headers) {
-        Ok(caller) => GraphQLResponse::from(endpoint.executor.execute(request.data(caller)).await)
-            .into_response(),
+        Ok(caller) => {
+            let response = endpoint.executor.execute(request.data(caller));
+            GraphQLResponse::from(response.instrument(span).await).into_response()
+        }
         Err(err) => unauthenticated(&err),
     }
 }
