@@ -254,11 +254,7 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let expanded = expand_env(text)?;
-        if expanded.trim().is_empty() {
-            return Ok(Self::default());
-        }
-        let config: Self = serde_yaml_ng::from_str(&expanded)?;
+        let config: Self = subgraph_kit::config::parse_yaml(text)?;
         let wildcard = config.cors.allow_origins.iter().flatten().any(|o| o == "*");
         anyhow::ensure!(
             !(wildcard && config.cors.allow_credentials),
@@ -303,40 +299,6 @@ impl Config {
             None => Vec::new(),
         }
     }
-}
-
-/// Replaces `${VAR}` and `${VAR:-default}` outside comment lines; an unset variable without a
-/// default is an error.
-fn expand_env(text: &str) -> anyhow::Result<String> {
-    let mut out = String::with_capacity(text.len());
-    for line in text.split_inclusive('\n') {
-        match line.trim_start().starts_with('#') {
-            true => out.push_str(line),
-            false => expand_line(line, &mut out)?,
-        }
-    }
-    Ok(out)
-}
-
-fn expand_line(line: &str, out: &mut String) -> anyhow::Result<()> {
-    let mut rest = line;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find('}').context("unterminated `${` in the config")?;
-        let (name, default) = match after[..end].split_once(":-") {
-            Some((name, default)) => (name, Some(default)),
-            None => (&after[..end], None),
-        };
-        match (std::env::var(name), default) {
-            (Ok(value), _) => out.push_str(&value),
-            (Err(_), Some(default)) => out.push_str(default),
-            (Err(_), None) => anyhow::bail!("the config uses `${{{name}}}`, which is not set"),
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(())
 }
 
 #[cfg(test)]

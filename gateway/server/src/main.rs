@@ -399,6 +399,7 @@ async fn start_dev<S: Subgraph>(
         jwt_secret: args.jwt_secret.clone(),
         seed: true,
         bus_url: args.bus_url.clone(),
+        config: None,
     };
     start::<S>(&options).await
 }

@@ -73,9 +73,38 @@ pub struct Options {
     /// [default: in-process, one replica].
     #[arg(long, env = "MOSAIC_BUS_URL")]
     pub bus_url: Option<String>,
+    /// YAML file with any of `listen`, `database_url`, `jwt_secret`, `bus_url`, `seed`
+    /// (`${VAR}` expanded); flags and their environment variables win over it.
+    #[arg(long, env = "MOSAIC_SUBGRAPH_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// The settings file of a subgraph: the same keys as the flags.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct FileOptions {
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    jwt_secret: Option<String>,
+    bus_url: Option<String>,
+    seed: bool,
 }
 
 impl Options {
+    /// These options, with what they leave unset taken from the config file.
+    pub fn resolve(mut self) -> anyhow::Result<Self> {
+        let Some(path) = &self.config else {
+            return Ok(self);
+        };
+        let file: FileOptions = crate::config::read_yaml(path)?;
+        self.listen = self.listen.or(file.listen);
+        self.database_url = self.database_url.or(file.database_url);
+        self.jwt_secret = self.jwt_secret.or(file.jwt_secret);
+        self.bus_url = self.bus_url.or(file.bus_url);
+        self.seed |= file.seed;
+        Ok(self)
+    }
+
     fn database_url<S: Subgraph>(&self) -> String {
         self.database_url
             .clone()
@@ -122,10 +151,11 @@ async fn main<S: Subgraph>() -> anyhow::Result<()> {
     crate::telemetry::init(S::NAME, json_logs(false));
     let matches = Cli::command().name(S::NAME).get_matches();
     let cli = Cli::from_arg_matches(&matches)?;
-    let url = cli.options.database_url::<S>();
+    let options = cli.options.resolve()?;
+    let url = options.database_url::<S>();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let running = start::<S>(&cli.options).await?;
+            let running = start::<S>(&options).await?;
             running.task.await??;
         }
         Command::Migrate { action } => {
@@ -199,5 +229,38 @@ pub fn json_logs(default: bool) -> bool {
         Ok("json") => true,
         Ok("text") => false,
         _ => default,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_config_file() {
+        let file = std::env::temp_dir().join(format!("mosaic-kit-{}.yaml", std::process::id()));
+        let yaml = "listen: 127.0.0.1:4999\ndatabase_url: ${MOSAIC_KIT_TEST_UNSET:-sqlite://x.db}\nseed: true\n";
+        std::fs::write(&file, yaml).expect("writing");
+        let options = Options {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 5000))),
+            config: Some(file.clone()),
+            ..Options::default()
+        }
+        .resolve()
+        .expect("a valid file");
+        assert_eq!(
+            options.listen.map(|a| a.port()),
+            Some(5000),
+            "the flag wins"
+        );
+        assert_eq!(options.database_url.as_deref(), Some("sqlite://x.db"));
+        assert!(options.seed);
+        std::fs::write(&file, "listn: 127.0.0.1:1\n").expect("writing");
+        let err = Options {
+            config: Some(file),
+            ..Options::default()
+        }
+        .resolve();
+        assert!(format!("{:#}", err.expect_err("a typo")).contains("listn"));
     }
 }

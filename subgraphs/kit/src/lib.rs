@@ -8,6 +8,7 @@
 pub mod bus;
 pub mod caller;
 pub mod cli;
+pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
