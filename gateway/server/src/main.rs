@@ -200,7 +200,12 @@ fn main() -> ExitCode {
         Command::Dev(args) => args.config.profile == Some(Profile::Production),
         _ => false,
     };
-    subgraph_kit::telemetry::init("mosaic-gateway", subgraph_kit::cli::json_logs(production));
+    // `mosaic dev` runs every service in one process, so one service name covers them.
+    let service = match &cli.command {
+        Command::Dev(_) => "mosaic-dev",
+        _ => "mosaic-gateway",
+    };
+    subgraph_kit::telemetry::init(service, subgraph_kit::cli::json_logs(production));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

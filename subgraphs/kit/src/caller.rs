@@ -3,7 +3,8 @@
 //! Identity travels as the JWT that the accounts subgraph signs at `login`/`signUp`. Every subgraph
 //! verifies it again with the shared key instead of trusting plain identity headers, so a client
 //! that calls a subgraph directly cannot claim to be someone else: without the signing key it
-//! cannot mint a token. The gateway forwards the caller's `Authorization` header unchanged.
+//! cannot mint a token. The gateway verifies the token too and forwards it as
+//! `Authorization: Bearer`, whichever header or cookie it came in.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
