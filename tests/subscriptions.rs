@@ -390,6 +390,20 @@ async fn websocket_bounds_are_enforced_with_protocol_codes() {
         "TOO_MANY_SUBSCRIPTIONS"
     );
 
+    // A message that is not JSON closes the socket with the protocol's 4400.
+    let mut garbled = connect(port, "graphql-transport-ws").await;
+    send(
+        &mut garbled,
+        json!({ "type": "connection_init", "payload": {} }),
+    )
+    .await;
+    assert_eq!(receive(&mut garbled).await["type"], "connection_ack");
+    garbled
+        .send(Message::Text("this is not json".into()))
+        .await
+        .expect("sending");
+    assert_eq!(close_code(&mut garbled).await, Some(4400));
+
     // Connections beyond the limit are refused at the upgrade.
     let _second = connect(port, "graphql-transport-ws").await;
     let _third = connect(port, "graphql-transport-ws").await;

@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use futures::stream::{self, BoxStream};
 use futures::{SinkExt, StreamExt};
 use mosaic_planner::{FetchNode, PlanNode, QueryPlan};
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Identity;
@@ -89,15 +90,23 @@ async fn serve(socket: WebSocket, edge: Edge, protocol: GraphQLProtocol, headers
         session: Arc::new(session),
         active: Arc::default(),
     };
-    // A frame the socket refuses (too big: 1009; unreadable: 1002) ends the input; the close
-    // code goes out once the protocol handler has stopped.
+    // A frame the socket refuses (too big: 1009; unreadable: 1002) or that is not JSON (the
+    // protocol's 4400) ends the input; the close code goes out once the protocol handler stops.
     let ending = Arc::new(AtomicU16::new(1000));
     let failed = ending.clone();
-    let stream = stream.inspect(move |frame| {
-        if let Err(err) = frame {
-            let too_big = err.to_string().to_ascii_lowercase().contains("too");
-            failed.store(if too_big { 1009 } else { 1002 }, Ordering::Relaxed);
+    let stream = stream.take_while(move |frame| {
+        let code = match frame {
+            Err(err) if err.to_string().to_ascii_lowercase().contains("too") => Some(1009),
+            Err(_) => Some(1002),
+            Ok(Message::Text(text)) if serde_json::from_str::<IgnoredAny>(text).is_err() => {
+                Some(4400)
+            }
+            Ok(_) => None,
+        };
+        if let Some(code) = code {
+            failed.store(code, Ordering::Relaxed);
         }
+        std::future::ready(code.is_none())
     });
     let replayed = stream::once(async move { Ok(Message::Text(first)) }).chain(stream);
     let (to_client, outgoing) = futures::channel::mpsc::channel(OUTGOING_BUFFER);
