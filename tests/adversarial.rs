@@ -572,3 +572,29 @@ async fn header_rules_shape_what_each_subgraph_receives() {
         "only accounts: {to_products:?}"
     );
 }
+
+#[tokio::test]
+async fn jwks_url_keys_are_refreshed_on_a_period() {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let jwks = jwks_server(Arc::new(AtomicBool::new(false)), fetches.clone());
+    let port = free_ports();
+    let config = std::env::temp_dir().join(format!("mosaic-jwks-period-{port}.yaml"));
+    let yaml =
+        format!("auth:\n  jwks_url: http://127.0.0.1:{jwks}/jwks.json\n  jwks_refresh_secs: 1\n");
+    std::fs::write(&config, yaml).expect("writing the config");
+    let mut args: Vec<String> = ["gateway", "--supergraph", SUPERGRAPH, "--config"]
+        .map(String::from)
+        .to_vec();
+    args.push(config.display().to_string());
+    args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
+    let _gateway = spawn_gateway(&args, port).await;
+    // No request needs a key: the refreshes come from the period alone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fetches.load(Ordering::SeqCst) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the keys were not refreshed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

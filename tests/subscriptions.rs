@@ -503,3 +503,47 @@ async fn a_review_added_through_one_replica_reaches_a_subscriber_on_another() {
     assert_eq!(review["product"]["name"], "Couch");
     assert!(review["product"]["inStock"].is_boolean());
 }
+
+/// Not a subscription test, but it needs the slow subgraph: past `max_concurrent_requests`, the
+/// gateway sheds load with 503 instead of queueing.
+#[tokio::test]
+async fn requests_beyond_the_concurrency_limit_are_shed() {
+    let received = Arc::new(AtomicBool::new(false));
+    let products = slow_products(Duration::from_millis(800), received.clone());
+    let config = "limits:\n  max_concurrent_requests: 1\n";
+    let counters = Arc::new(Counters::default());
+    let (_gateway, port) = gateway_with(
+        Script::Hold,
+        counters,
+        &[("products", products)],
+        Some(config),
+    )
+    .await;
+    let ask = move || async move {
+        let response = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/graphql"))
+            .json(&json!({ "query": "{ topProducts { name } }" }))
+            .send()
+            .await
+            .expect("an answer");
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.expect("JSON"))
+    };
+    let first = tokio::spawn(ask());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !received.load(Ordering::SeqCst) {
+        assert!(
+            Instant::now() < deadline,
+            "the first request never reached the subgraph"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, body) = ask().await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "SERVICE_OVERLOADED"
+    );
+    let (status, body) = first.await.expect("the first request");
+    assert_eq!(status, 200, "{body}");
+}
