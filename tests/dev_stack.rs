@@ -869,3 +869,20 @@ async fn reloading_under_load_loses_no_request() {
     }
     assert!(answered > 0);
 }
+
+#[tokio::test]
+async fn subgraphs_can_be_reached_over_h2c() {
+    let config = std::env::temp_dir().join(format!("mosaic-h2c-{}.yaml", std::process::id()));
+    std::fs::write(&config, "subgraph_h2c: true\n").expect("writing");
+    let port = free_ports();
+    let extra = ["--config", config.to_str().expect("UTF-8 path")];
+    let _gateway = spawn_gateway(&gateway_args(port, SUPERGRAPH, &[], &extra), port).await;
+    // Every fetch of this query (products, inventory, reviews, accounts) goes over HTTP/2: a
+    // subgraph that did not speak h2c would fail it.
+    let query =
+        json!({ "query": r#"{ product(upc: "1") { name inStock reviews { author { name } } } }"# });
+    let (status, body) = post(port, query, &[]).await;
+    assert_eq!(status, 200);
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["product"]["name"], "Table");
+}

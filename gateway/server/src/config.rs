@@ -40,6 +40,8 @@ pub struct Config {
     pub expose_query_plans: Option<bool>,
     /// Pass subgraph error messages to clients [dev on, production: "Subgraph errors redacted"].
     pub include_subgraph_errors: Option<bool>,
+    /// Talk to subgraphs in HTTP/2 without TLS (h2c, prior knowledge) instead of HTTP/1.1.
+    pub subgraph_h2c: bool,
 }
 
 /// JWT authentication.

@@ -89,12 +89,19 @@ pub fn build(
 }
 
 pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {
-    let client = reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(5));
+    // h2c: HTTP/2 without TLS, by prior knowledge (subgraphs must accept it, as Mosaic's do);
+    // one connection per subgraph then carries every concurrent fetch.
+    let client = match options.config.subgraph_h2c {
+        true => builder.http2_prior_knowledge().build()?,
+        false => builder.build()?,
+    };
+    let auth_client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .build()?;
-    let auth_client = client.clone();
     let (sdl, modified) = read(&options.supergraph)?;
     let gateway = build(&sdl, &options, client.clone())?;
     let current: Current = Arc::new(RwLock::new(Arc::new(gateway)));
