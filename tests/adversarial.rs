@@ -16,7 +16,7 @@ use axum::routing::post as route_post;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
-use common::{Process, SUPERGRAPH, code, free_ports, serve_in_background, spawn_gateway};
+use common::{Process, code, free_ports, gateway_command, serve_in_background, spawn_gateway};
 
 const HMAC_SECRET: &str = "adversarial-test-secret-of-at-least-32-bytes";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/auth");
@@ -44,29 +44,17 @@ async fn stack() -> &'static Stack {
     let received = Arc::new(Mutex::new(Vec::new()));
     let stub_port = start_stub(received.clone());
     let port = free_ports();
-    let config = std::env::temp_dir().join(format!("mosaic-adversarial-{port}.yaml"));
-    std::fs::write(
-        &config,
-        format!(
-            "auth:\n  hmac_secret: {HMAC_SECRET}\n  jwks_file: {FIXTURES}/jwks.json\n  \
+    let config = format!(
+        "auth:\n  hmac_secret: {HMAC_SECRET}\n  jwks_file: {FIXTURES}/jwks.json\n  \
              issuer: mosaic\n  audience: [mosaic-gateway]\n  leeway_secs: 5\n\
              limits:\n  max_depth: 12\n  max_aliases: 30\n  max_height: 200\n  max_batch_size: 8\n  \
              max_body_bytes: 1048576\n\
              headers:\n  all:\n    - propagate: {{ named: x-client-version, rename: x-version }}\n  \
              subgraphs:\n    accounts:\n      - insert: {{ name: x-tenant, value: demo }}\n"
-        ),
-    )
-    .expect("writing the config");
-    let mut args: Vec<String> = ["gateway", "--supergraph", SUPERGRAPH, "--config"]
-        .map(String::from)
-        .to_vec();
-    args.push(config.display().to_string());
-    args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
-    for name in ["accounts", "products", "inventory", "reviews"] {
-        args.push("--subgraph-url".into());
-        args.push(format!("{name}=http://127.0.0.1:{stub_port}/graphql"));
-    }
-    let gateway = spawn_gateway(&args, port).await;
+    );
+    let stub = format!("http://127.0.0.1:{stub_port}/graphql");
+    let urls = ["accounts", "products", "inventory", "reviews"].map(|name| (name, stub.clone()));
+    let gateway = spawn_gateway(&gateway_command(port, Some(&config), &urls), port).await;
     let _ = STACK.set(Stack {
         _gateway: gateway,
         port,
@@ -480,21 +468,11 @@ async fn jwks_url_keys_rotate_on_an_unknown_kid_at_a_bounded_rate() {
     let fetches = Arc::new(AtomicUsize::new(0));
     let jwks = jwks_server(rotated.clone(), fetches.clone());
     let port = free_ports();
-    let config = std::env::temp_dir().join(format!("mosaic-jwks-{port}.yaml"));
-    std::fs::write(
-        &config,
-        format!(
-            "auth:\n  jwks_url: http://127.0.0.1:{jwks}/jwks.json\n  jwks_min_refresh_secs: 3600\n  \
-             cookie: session\n"
-        ),
-    )
-    .expect("writing the config");
-    let mut args: Vec<String> = ["gateway", "--supergraph", SUPERGRAPH, "--config"]
-        .map(String::from)
-        .to_vec();
-    args.push(config.display().to_string());
-    args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
-    let _gateway = spawn_gateway(&args, port).await;
+    let config = format!(
+        "auth:\n  jwks_url: http://127.0.0.1:{jwks}/jwks.json\n  jwks_min_refresh_secs: 3600\n  \
+         cookie: session\n"
+    );
+    let _gateway = spawn_gateway(&gateway_command(port, Some(&config), &[]), port).await;
     assert_eq!(fetches.load(Ordering::SeqCst), 1, "fetched once at start");
 
     let call = |token: String, cookie: bool| async move {
@@ -578,16 +556,9 @@ async fn jwks_url_keys_are_refreshed_on_a_period() {
     let fetches = Arc::new(AtomicUsize::new(0));
     let jwks = jwks_server(Arc::new(AtomicBool::new(false)), fetches.clone());
     let port = free_ports();
-    let config = std::env::temp_dir().join(format!("mosaic-jwks-period-{port}.yaml"));
-    let yaml =
+    let config =
         format!("auth:\n  jwks_url: http://127.0.0.1:{jwks}/jwks.json\n  jwks_refresh_secs: 1\n");
-    std::fs::write(&config, yaml).expect("writing the config");
-    let mut args: Vec<String> = ["gateway", "--supergraph", SUPERGRAPH, "--config"]
-        .map(String::from)
-        .to_vec();
-    args.push(config.display().to_string());
-    args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
-    let _gateway = spawn_gateway(&args, port).await;
+    let _gateway = spawn_gateway(&gateway_command(port, Some(&config), &[]), port).await;
     // No request needs a key: the refreshes come from the period alone.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while fetches.load(Ordering::SeqCst) < 3 {

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use common::{Dev, Process, SUPERGRAPH, code, free_ports, post, spawn_gateway};
+use common::{Dev, Process, SUPERGRAPH, code, config_file, free_ports, post, spawn_gateway};
 
 use serde_json::{Value, json};
 
@@ -645,19 +645,12 @@ async fn a_forged_identity_is_refused_by_gateway_and_subgraph() {
 
 #[tokio::test]
 async fn the_production_profile_turns_dev_conveniences_off() {
-    let config = std::env::temp_dir().join(format!("mosaic-prod-{}.yaml", std::process::id()));
-    let yaml = format!(
+    let config = config_file(&format!(
         "auth:\n  hmac_secret: {}\nauthorization:\n  reject_unauthorized: true\n",
         subgraph_kit::caller::DEV_JWT_SECRET
-    );
-    std::fs::write(&config, yaml).expect("writing");
+    ));
     let port = free_ports();
-    let extra = [
-        "--profile",
-        "production",
-        "--config",
-        config.to_str().expect("UTF-8 path"),
-    ];
+    let extra = ["--profile", "production", "--config", &config];
     let _gateway = spawn_gateway(&gateway_args(port, SUPERGRAPH, &[], &extra), port).await;
 
     let introspection = json!({ "query": "{ __schema { queryType { name } } }" });
@@ -800,14 +793,12 @@ async fn subscriptions_stream_over_server_sent_events() {
 
 #[tokio::test]
 async fn requiring_authentication_refuses_anonymous_requests() {
-    let config = std::env::temp_dir().join(format!("mosaic-required-{}.yaml", std::process::id()));
-    let yaml = format!(
+    let config = config_file(&format!(
         "auth:\n  hmac_secret: {}\n  require_authentication: true\n",
         subgraph_kit::caller::DEV_JWT_SECRET
-    );
-    std::fs::write(&config, yaml).expect("writing");
+    ));
     let port = free_ports();
-    let extra = ["--config", config.to_str().expect("UTF-8 path")];
+    let extra = ["--config", &config];
     let _gateway = spawn_gateway(&gateway_args(port, SUPERGRAPH, &[], &extra), port).await;
     let query = json!({ "query": r#"{ product(upc: "1") { name } }"# });
     let (status, body) = post(port, query.clone(), &[]).await;
@@ -872,10 +863,9 @@ async fn reloading_under_load_loses_no_request() {
 
 #[tokio::test]
 async fn subgraphs_can_be_reached_over_h2c() {
-    let config = std::env::temp_dir().join(format!("mosaic-h2c-{}.yaml", std::process::id()));
-    std::fs::write(&config, "subgraph_h2c: true\n").expect("writing");
+    let config = config_file("subgraph_h2c: true\n");
     let port = free_ports();
-    let extra = ["--config", config.to_str().expect("UTF-8 path")];
+    let extra = ["--config", &config];
     let _gateway = spawn_gateway(&gateway_args(port, SUPERGRAPH, &[], &extra), port).await;
     // Every fetch of this query (products, inventory, reviews, accounts) goes over HTTP/2: a
     // subgraph that did not speak h2c would fail it.

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use common::{Dev, Process, SUPERGRAPH, free_ports, serve_in_background, spawn_gateway};
+use common::{Dev, Process, free_ports, gateway_command, serve_in_background, spawn_gateway};
 
 /// What the scripted subgraph does once a subscription starts.
 #[derive(Clone, Copy)]
@@ -113,21 +113,14 @@ async fn gateway_with(
 ) -> (Process, u16) {
     let upstream = scripted_subgraph(script, counters);
     let port = free_ports();
-    let mut args: Vec<String> = ["gateway", "--supergraph", SUPERGRAPH, "--listen"]
-        .map(String::from)
-        .to_vec();
-    args.push(format!("127.0.0.1:{port}"));
-    for (name, port) in std::iter::once(("reviews", upstream)).chain(subgraphs.iter().copied()) {
-        args.push("--subgraph-url".into());
-        args.push(format!("{name}=http://127.0.0.1:{port}/graphql"));
-    }
-    if let Some(yaml) = config {
-        let file = std::env::temp_dir().join(format!("mosaic-subscriptions-{port}.yaml"));
-        std::fs::write(&file, yaml).expect("writing the config");
-        args.push("--config".into());
-        args.push(file.display().to_string());
-    }
-    (spawn_gateway(&args, port).await, port)
+    let urls: Vec<(&str, String)> = std::iter::once(("reviews", upstream))
+        .chain(subgraphs.iter().copied())
+        .map(|(name, port)| (name, format!("http://127.0.0.1:{port}/graphql")))
+        .collect();
+    (
+        spawn_gateway(&gateway_command(port, config, &urls), port).await,
+        port,
+    )
 }
 
 /// A products subgraph that answers every query after `delay`; `received` turns true when the

@@ -152,3 +152,28 @@ pub fn serve_in_background(app: axum::Router) -> u16 {
     });
     port
 }
+
+/// Writes `yaml` to a fresh temporary file; returns its path, for `--config`.
+pub fn config_file(yaml: &str) -> String {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("mosaic-test-{}-{n}.yaml", std::process::id()));
+    std::fs::write(&path, yaml).expect("writing the config");
+    path.display().to_string()
+}
+
+/// `mosaic gateway` over the demo supergraph on `port`, with an optional YAML config and
+/// subgraph URL overrides (`NAME`, `URL`).
+pub fn gateway_command(port: u16, config: Option<&str>, urls: &[(&str, String)]) -> Vec<String> {
+    let mut args: Vec<String> = ["gateway", "--supergraph", SUPERGRAPH, "--listen"]
+        .map(String::from)
+        .to_vec();
+    args.push(format!("127.0.0.1:{port}"));
+    if let Some(yaml) = config {
+        args.extend(["--config".into(), config_file(yaml)]);
+    }
+    for (name, url) in urls {
+        args.extend(["--subgraph-url".into(), format!("{name}={url}")]);
+    }
+    args
+}

@@ -13,17 +13,22 @@ fn demo() -> Supergraph {
     Supergraph::parse(&sdl).expect("the demo supergraph loads")
 }
 
+/// The snapshot text of the operation in `path`: its fetch count and its plan.
+fn planned(supergraph: &Supergraph, path: &std::path::Path) -> String {
+    let source = std::fs::read_to_string(path).expect("readable operation");
+    let document =
+        ExecutableDocument::parse_and_validate(&supergraph.api_schema, &source, "op.graphql")
+            .expect("the operation is valid");
+    let operation = document.operations.iter().next().expect("one operation");
+    let plan = mosaic_planner::plan(supergraph, &document, operation).expect("it plans");
+    format!("fetches: {}\n{plan}", plan.fetch_count())
+}
+
 #[test]
 fn plans_demo_operations() {
     let supergraph = demo();
     insta::glob!("operations/*.graphql", |path| {
-        let source = std::fs::read_to_string(path).expect("readable operation");
-        let document =
-            ExecutableDocument::parse_and_validate(&supergraph.api_schema, &source, "op.graphql")
-                .expect("the operation is valid");
-        let operation = document.operations.iter().next().expect("one operation");
-        let plan = mosaic_planner::plan(&supergraph, &document, operation).expect("it plans");
-        insta::assert_snapshot!(format!("fetches: {}\n{plan}", plan.fetch_count()));
+        insta::assert_snapshot!(planned(&supergraph, path));
     });
 }
 
@@ -38,13 +43,7 @@ fn plans_fixture_operations() {
         let sdl = std::fs::read_to_string(dir.join("supergraph.graphql"))
             .expect("the fixture's supergraph");
         let supergraph = Supergraph::parse(&sdl).expect("the fixture supergraph loads");
-        let source = std::fs::read_to_string(path).expect("readable operation");
-        let document =
-            ExecutableDocument::parse_and_validate(&supergraph.api_schema, &source, "op.graphql")
-                .expect("the operation is valid");
-        let operation = document.operations.iter().next().expect("one operation");
-        let plan = mosaic_planner::plan(&supergraph, &document, operation).expect("it plans");
-        insta::assert_snapshot!(format!("fetches: {}\n{plan}", plan.fetch_count()));
+        insta::assert_snapshot!(planned(&supergraph, path));
     });
 }
 
@@ -59,16 +58,10 @@ fn plans_known_client_operations() {
         .collect();
     paths.sort();
     for path in paths {
-        let source = std::fs::read_to_string(&path).expect("readable operation");
-        let document =
-            ExecutableDocument::parse_and_validate(&supergraph.api_schema, &source, "op.graphql")
-                .expect("the operation is valid");
-        let operation = document.operations.iter().next().expect("one operation");
-        let plan = mosaic_planner::plan(&supergraph, &document, operation).expect("it plans");
         let name = format!(
             "client_{}",
             path.file_stem().expect("a name").to_string_lossy()
         );
-        insta::assert_snapshot!(name, format!("fetches: {}\n{plan}", plan.fetch_count()));
+        insta::assert_snapshot!(name, planned(&supergraph, &path));
     }
 }

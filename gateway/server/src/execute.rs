@@ -261,21 +261,23 @@ impl Run<'_> {
             subgraph = %fetch.service_name,
             outcome = tracing::field::Empty
         );
-        let mut traced = self.headers[fetch.graph].clone();
-        subgraph_kit::telemetry::inject(&span, &mut traced);
-        let headers = &traced;
+        let headers = &self.headers[fetch.graph];
         let body = serde_json::to_vec(&json!({ "query": fetch.operation, "variables": variables }))
             .expect("JSON values serialise");
+        let mut traced = headers.clone();
+        subgraph_kit::telemetry::inject(&span, &mut traced);
         let request = subgraphs
             .client
             .post(&subgraphs.urls[fetch.graph])
-            .headers(headers.clone())
+            .headers(traced)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .timeout(subgraphs.timeout);
         let started = std::time::Instant::now();
         let answer = if fetch.operation.starts_with("mutation") {
             Arc::new(post(request.body(body)).instrument(span.clone()).await)
         } else {
+            // Identical queries with identical headers share one request. The trace context
+            // differs per request, so it is not part of that identity.
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
             (fetch.graph, &body).hash(&mut hasher);
             for (name, value) in headers {

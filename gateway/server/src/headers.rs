@@ -3,19 +3,49 @@
 //! `authorization` header never passes), then the configured rules for all subgraphs and for
 //! each one.
 
+use anyhow::Context as _;
 use axum::http::HeaderMap;
 use reqwest::header::{self, HeaderName, HeaderValue};
 
 use crate::auth::Identity;
 use crate::config::{HeaderRule, HeadersConfig};
 
+/// A [`HeaderRule`] with its names and values parsed, once, when the gateway is built.
+enum Rule {
+    Propagate {
+        from: HeaderName,
+        to: HeaderName,
+    },
+    Insert {
+        name: HeaderName,
+        value: HeaderValue,
+    },
+}
+
+impl Rule {
+    fn parse(rule: &HeaderRule) -> anyhow::Result<Self> {
+        let name = |text: &str| HeaderName::try_from(text).with_context(|| format!("`{text}`"));
+        Ok(match rule {
+            HeaderRule::Propagate { named, rename } => Self::Propagate {
+                from: name(named)?,
+                to: name(rename.as_deref().unwrap_or(named))?,
+            },
+            HeaderRule::Insert { name: n, value } => Self::Insert {
+                name: name(n)?,
+                value: HeaderValue::try_from(value).with_context(|| format!("`{value}`"))?,
+            },
+        })
+    }
+}
+
 /// The rules of each graph, by graph id.
 pub struct Propagation {
-    per_graph: Vec<Vec<HeaderRule>>,
+    per_graph: Vec<Vec<Rule>>,
 }
 
 impl Propagation {
-    /// Rules for `graphs` (names in graph-id order); a rule naming an unknown subgraph is an error.
+    /// Rules for `graphs` (names in graph-id order); a rule naming an unknown subgraph or an
+    /// invalid header is an error.
     pub fn new(config: &HeadersConfig, graphs: &[&str]) -> anyhow::Result<Self> {
         if let Some(unknown) = config
             .subgraphs
@@ -28,20 +58,10 @@ impl Propagation {
             .iter()
             .map(|name| {
                 let own = config.subgraphs.get(*name).into_iter().flatten();
-                config.all.iter().chain(own).cloned().collect()
+                config.all.iter().chain(own).map(Rule::parse).collect()
             })
-            .collect();
-        for rule in config.all.iter().chain(config.subgraphs.values().flatten()) {
-            let valid = match rule {
-                HeaderRule::Propagate { named, rename } => {
-                    HeaderName::try_from(rename.as_deref().unwrap_or(named)).is_ok()
-                }
-                HeaderRule::Insert { name, value } => {
-                    HeaderName::try_from(name).is_ok() && HeaderValue::try_from(value).is_ok()
-                }
-            };
-            anyhow::ensure!(valid, "headers: {rule:?} is not a valid header");
-        }
+            .collect::<anyhow::Result<_>>()
+            .context("headers: not a valid header")?;
         Ok(Self { per_graph })
     }
 
@@ -65,21 +85,13 @@ impl Propagation {
                 }
                 for rule in rules {
                     match rule {
-                        HeaderRule::Propagate { named, rename } => {
-                            let (Some(value), Ok(name)) = (
-                                incoming.get(named.as_str()),
-                                HeaderName::try_from(rename.as_deref().unwrap_or(named)),
-                            ) else {
-                                continue;
-                            };
-                            out.insert(name, value.clone());
-                        }
-                        HeaderRule::Insert { name, value } => {
-                            if let (Ok(name), Ok(value)) =
-                                (HeaderName::try_from(name), HeaderValue::try_from(value))
-                            {
-                                out.insert(name, value);
+                        Rule::Propagate { from, to } => {
+                            if let Some(value) = incoming.get(from) {
+                                out.insert(to.clone(), value.clone());
                             }
+                        }
+                        Rule::Insert { name, value } => {
+                            out.insert(name.clone(), value.clone());
                         }
                     }
                 }

@@ -462,15 +462,11 @@ async fn answer(
 ) -> Served {
     let gateway = edge.gateway();
     let context = RequestContext {
-        forwarded: gateway
-            .subgraphs
-            .propagation
-            .apply(headers, identity.as_ref()),
         is_get,
         wants_plan: headers
             .get(QUERY_PLAN_HEADER)
             .is_some_and(|v| v.as_bytes() == b"true"),
-        identity,
+        ..RequestContext::new(&gateway, headers, identity)
     };
     let timeout = gateway.request_timeout();
     let Ok(result) = tokio::time::timeout(timeout, gateway.run(request, &context)).await else {

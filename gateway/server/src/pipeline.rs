@@ -148,6 +148,25 @@ pub struct RequestContext {
     pub identity: Option<Identity>,
 }
 
+impl RequestContext {
+    /// A POST-like request from `identity` carrying `headers`, without a plan asked for.
+    pub fn new(
+        gateway: &Gateway,
+        headers: &axum::http::HeaderMap,
+        identity: Option<Identity>,
+    ) -> Self {
+        Self {
+            forwarded: gateway
+                .subgraphs
+                .propagation
+                .apply(headers, identity.as_ref()),
+            is_get: false,
+            wants_plan: false,
+            identity,
+        }
+    }
+}
+
 /// What the configuration decides about serving one supergraph.
 pub struct Settings {
     pub limits: LimitsConfig,

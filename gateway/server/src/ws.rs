@@ -247,15 +247,11 @@ pub fn responses(
 impl WsExecutor {
     async fn open(self, request: GraphQLRequest) -> BoxStream<'static, async_graphql::Response> {
         let gateway = self.edge.gateway();
-        let context = RequestContext {
-            forwarded: gateway
-                .subgraphs
-                .propagation
-                .apply(&self.session.headers, self.session.identity.as_ref()),
-            is_get: false,
-            wants_plan: false,
-            identity: self.session.identity.clone(),
-        };
+        let context = RequestContext::new(
+            &gateway,
+            &self.session.headers,
+            self.session.identity.clone(),
+        );
         let ready = match gateway.ready(request, &context) {
             Ok(ready) => ready,
             Err(err) => return once(request_error(&err)),
