@@ -125,7 +125,8 @@ pub struct Ready {
     pub variables: Map<String, Value>,
     /// With defaults applied (for `@skip`/`@include` while shaping).
     coerced: Map<String, Value>,
-    introspection: Option<Map<String, Value>>,
+    /// The answers to `__schema`/`__type` root fields, as a JSON object by response key.
+    introspection: Option<bytes::Bytes>,
 }
 
 impl Prepared {
@@ -285,9 +286,7 @@ impl Gateway {
     ) -> Result<Answer, RequestError> {
         let ready = self.ready(request, context)?;
         let node = ready.plan.node.as_ref();
-        let (body, has_errors) = self
-            .respond(&ready, node, Value::Object(Map::new()), Vec::new(), context)
-            .await;
+        let (body, has_errors) = self.respond(&ready, node, None, Vec::new(), context).await;
         Ok(Answer {
             body,
             has_errors,
@@ -337,14 +336,14 @@ impl Gateway {
         &self,
         ready: &Ready,
         node: Option<&PlanNode>,
-        data: Value,
+        data: Option<bytes::Bytes>,
         mut errors: Vec<Value>,
         context: &RequestContext,
     ) -> (Vec<u8>, bool) {
         if let Some(denied) = &ready.denied {
             errors.extend(denied.errors.iter().cloned());
         }
-        let (merged, mut subgraph_errors) = execute(
+        let (mut tree, mut subgraph_errors) = execute(
             &self.subgraphs,
             node,
             data,
@@ -353,14 +352,19 @@ impl Gateway {
         )
         .await;
         errors.append(&mut subgraph_errors);
+        if let Some(introspection) = &ready.introspection
+            && let Ok(crate::tree::Val::Obj(answers)) = tree.parse(introspection.clone())
+        {
+            let root = tree.root;
+            tree.merge(root, answers);
+        }
         let schema = &self.supergraph.api_schema;
         let mut projection = Projection::new(schema, &ready.prepared.document, &ready.coerced);
-        projection.introspection = ready.introspection.as_ref();
         projection.known_errors = &errors;
         projection.denied = ready.denied.as_ref();
-        let mut body = Vec::with_capacity(4096);
+        let mut body = Vec::with_capacity(4096 + tree.size_hint());
         body.extend_from_slice(b"{\"data\":");
-        projection.write_data(ready.prepared.operation(), &merged, &mut body);
+        projection.write_data(ready.prepared.operation(), &tree, &mut body);
         errors.append(&mut projection.new_errors);
         if !errors.is_empty() {
             body.extend_from_slice(b",\"errors\":");
@@ -384,7 +388,7 @@ impl Gateway {
         prepared: &Prepared,
         operation: &apollo_compiler::executable::Operation,
         variables: &Valid<apollo_compiler::response::JsonMap>,
-    ) -> Result<Option<Map<String, Value>>, RequestError> {
+    ) -> Result<Option<bytes::Bytes>, RequestError> {
         let asks = operation
             .root_fields(&prepared.document)
             .any(|f| f.name == "__schema" || f.name == "__type");
@@ -408,9 +412,7 @@ impl Gateway {
         .map_err(|e| {
             RequestError::Validation(vec![json!({ "message": e.message().to_string() })])
         })?;
-        Ok(serde_json::to_value(response.data)
-            .ok()
-            .and_then(|v| v.as_object().cloned()))
+        Ok(serde_json::to_vec(&response.data).ok().map(Into::into))
     }
 }
 

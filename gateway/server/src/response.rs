@@ -3,32 +3,54 @@
 //! what it asked for. A `null` in a non-null position bubbles up to the nearest nullable parent,
 //! as the GraphQL spec says: that parent's bytes are cut back and `null` written instead.
 
+use std::rc::Rc;
+
 use apollo_compiler::executable::{Field, Operation, Selection, SelectionSet};
 use apollo_compiler::schema::ExtendedType;
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Name, Node, Schema, ast};
 
 use crate::authorization::Denied;
+// Response keys and type names are GraphQL names: written as they are, nothing to escape.
+use crate::tree::{FastMap, KeyId, ObjId, Tree, Val, write_raw_str};
 use serde_json::{Map, Value, json};
 
 /// A non-null field came out null: its parent must become null too.
 struct Bubble;
 
+/// A step of the path being written (turned into JSON only for an error).
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// An object's fields by response key, as CollectFields groups them, with the key's id in the
+/// tree and the definition of the fields' named type: both looked up once per grouping.
+type Grouped<'a> = Vec<(
+    &'a Name,
+    Option<KeyId>,
+    Vec<&'a Node<Field>>,
+    Option<&'a ExtendedType>,
+)>;
+
 pub struct Projection<'a> {
     pub schema: &'a Valid<Schema>,
     pub document: &'a ExecutableDocument,
     pub variables: &'a Map<String, Value>,
-    /// Introspection results for `__schema`/`__type` root fields, by response key.
-    pub introspection: Option<&'a Map<String, Value>>,
     /// Errors already reported (by subgraphs): a null they explain gets no second error.
     pub known_errors: &'a [Value],
     /// Fields the caller may not see: `null` whatever the subgraphs sent.
     pub denied: Option<&'a Denied>,
     pub new_errors: Vec<Value>,
+    /// Grouped fields by the addresses of the fields they come from and of the runtime type's
+    /// name: every object of a list groups the same way, so each grouping is done once. The
+    /// groupings are kept for the whole projection, so no address is reused while cached.
+    grouped: FastMap<(usize, usize), Rc<Grouped<'a>>>,
 }
 
 impl<'a> Projection<'a> {
-    /// A projection with no introspection results and no errors reported yet.
+    /// A projection with no errors reported yet.
     pub fn new(
         schema: &'a Valid<Schema>,
         document: &'a ExecutableDocument,
@@ -38,29 +60,23 @@ impl<'a> Projection<'a> {
             schema,
             document,
             variables,
-            introspection: None,
             known_errors: &[],
             denied: None,
             new_errors: Vec::new(),
+            grouped: FastMap::default(),
         }
     }
 
-    /// Writes the response's `data` value into `out`: an object, or `null` when a non-null root
-    /// field is null.
-    pub fn write_data(&mut self, operation: &Operation, merged: &Value, out: &mut Vec<u8>) {
+    /// Writes the response's `data` value (from `tree`'s root) into `out`: an object, or `null`
+    /// when a non-null root field is null.
+    pub fn write_data(&mut self, operation: &'a Operation, tree: &Tree, out: &mut Vec<u8>) {
         let root = operation.selection_set.ty.clone();
-        let empty = Map::new();
-        let object = merged.as_object().unwrap_or(&empty);
+        let mut grouped = Vec::new();
+        self.collect_fields(&operation.selection_set, &root, &mut grouped);
+        self.identify(&mut grouped, tree);
         let start = out.len();
         if self
-            .object(
-                &[&operation.selection_set],
-                &root,
-                object,
-                &mut Vec::new(),
-                true,
-                out,
-            )
+            .object(&grouped, &root, tree, tree.root, &mut Vec::new(), out)
             .is_err()
         {
             out.truncate(start);
@@ -70,47 +86,35 @@ impl<'a> Projection<'a> {
 
     fn object(
         &mut self,
-        sets: &[&SelectionSet],
+        grouped: &Grouped<'a>,
         runtime_type: &Name,
-        object: &Map<String, Value>,
-        path: &mut Vec<Value>,
-        is_root: bool,
+        tree: &Tree,
+        object: ObjId,
+        path: &mut Vec<Step<'a>>,
         out: &mut Vec<u8>,
     ) -> Result<(), Bubble> {
-        let mut grouped: Vec<(Name, Vec<&Node<Field>>)> = Vec::new();
-        for set in sets {
-            self.collect_fields(set, runtime_type, &mut grouped);
-        }
         out.push(b'{');
-        for (i, (key, fields)) in grouped.iter().enumerate() {
+        for (i, (key, id, fields, definition)) in grouped.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            write_str(out, key);
+            write_raw_str(out, key.as_bytes());
             out.push(b':');
             let field = fields[0];
             if field.name == "__typename" {
-                write_str(out, runtime_type);
+                write_raw_str(out, runtime_type.as_bytes());
                 continue;
             }
-            let source = match is_root && (field.name == "__schema" || field.name == "__type") {
-                _ if self
-                    .denied
-                    .is_some_and(|d| fields.iter().any(|f| d.covers(f))) =>
-                {
-                    None
-                }
-                true => self.introspection,
-                false => Some(object),
+            let denied = self
+                .denied
+                .is_some_and(|d| fields.iter().any(|f| d.covers(f)));
+            let value = match denied {
+                true => None,
+                false => id.and_then(|id| tree.get_id(object, id)),
             };
-            path.push(Value::String(key.to_string()));
-            let result = self.complete(
-                &field.definition.ty,
-                fields,
-                source.and_then(|o| o.get(key.as_str())),
-                path,
-                out,
-            );
+            path.push(Step::Key(key.as_str()));
+            let ty = &field.definition.ty;
+            let result = self.complete(ty, *definition, fields, tree, value, path, out);
             path.pop();
             result?;
         }
@@ -118,21 +122,24 @@ impl<'a> Projection<'a> {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn complete(
         &mut self,
         ty: &ast::Type,
-        fields: &[&Node<Field>],
-        value: Option<&Value>,
-        path: &mut Vec<Value>,
+        definition: Option<&'a ExtendedType>,
+        fields: &[&'a Node<Field>],
+        tree: &Tree,
+        value: Option<Val>,
+        path: &mut Vec<Step<'a>>,
         out: &mut Vec<u8>,
     ) -> Result<(), Bubble> {
         let start = out.len();
         let written = match ty {
             ast::Type::NonNullNamed(name) | ast::Type::Named(name) => {
-                self.named(name, fields, value, path, out)
+                self.named(name, definition, fields, tree, value, path, out)
             }
             ast::Type::NonNullList(inner) | ast::Type::List(inner) => {
-                self.list(inner, fields, value, path, out)
+                self.list(inner, definition, fields, tree, value, path, out)
             }
         };
         match (ty.is_non_null(), written) {
@@ -151,25 +158,28 @@ impl<'a> Projection<'a> {
     }
 
     /// Writes a list; `Ok(false)` when it wrote `null`.
+    #[allow(clippy::too_many_arguments)]
     fn list(
         &mut self,
         inner: &ast::Type,
-        fields: &[&Node<Field>],
-        value: Option<&Value>,
-        path: &mut Vec<Value>,
+        definition: Option<&'a ExtendedType>,
+        fields: &[&'a Node<Field>],
+        tree: &Tree,
+        value: Option<Val>,
+        path: &mut Vec<Step<'a>>,
         out: &mut Vec<u8>,
     ) -> Result<bool, Bubble> {
-        let Some(Value::Array(items)) = value else {
+        let Some(Val::List(list)) = value else {
             out.extend_from_slice(b"null");
             return Ok(false);
         };
         out.push(b'[');
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in tree.items(list).iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            path.push(Value::from(i));
-            let result = self.complete(inner, fields, Some(item), path, out);
+            path.push(Step::Index(i));
+            let result = self.complete(inner, definition, fields, tree, Some(*item), path, out);
             path.pop();
             result?;
         }
@@ -178,27 +188,34 @@ impl<'a> Projection<'a> {
     }
 
     /// Writes a named-type value; `Ok(false)` when it wrote `null`.
+    #[allow(clippy::too_many_arguments)]
     fn named(
         &mut self,
         name: &Name,
-        fields: &[&Node<Field>],
-        value: Option<&Value>,
-        path: &mut Vec<Value>,
+        definition: Option<&'a ExtendedType>,
+        fields: &[&'a Node<Field>],
+        tree: &Tree,
+        value: Option<Val>,
+        path: &mut Vec<Step<'a>>,
         out: &mut Vec<u8>,
     ) -> Result<bool, Bubble> {
-        let Some(value) = value.filter(|v| !v.is_null()) else {
+        let Some(value) = value.filter(|v| !matches!(v, Val::Null)) else {
             out.extend_from_slice(b"null");
             return Ok(false);
         };
-        let runtime = match self.schema.types.get(name) {
-            Some(ExtendedType::Object(_)) => name.clone(),
+        let schema = self.schema;
+        let runtime = match definition {
+            Some(ExtendedType::Object(_)) => name,
             Some(ExtendedType::Interface(_) | ExtendedType::Union(_)) => {
                 // An object of a type clients cannot see (`@inaccessible`) reads as null.
-                let visible = value
-                    .get("__typename")
-                    .and_then(Value::as_str)
-                    .and_then(|t| Name::new(t).ok())
-                    .filter(|t| self.schema.types.contains_key(t));
+                let visible = match value {
+                    Val::Obj(object) => tree
+                        .get_str(object, "__typename")
+                        .and_then(|t| std::str::from_utf8(t).ok())
+                        .and_then(|t| schema.types.get_key_value(t))
+                        .map(|(name, _)| name),
+                    _ => None,
+                };
                 match visible {
                     Some(runtime) => runtime,
                     None => {
@@ -208,37 +225,78 @@ impl<'a> Projection<'a> {
                 }
             }
             // Enum values outside the API schema (`@inaccessible`) read as null.
-            Some(ExtendedType::Enum(e))
-                if !value.as_str().is_some_and(|v| e.values.contains_key(v)) =>
-            {
-                out.extend_from_slice(b"null");
-                return Ok(false);
+            Some(ExtendedType::Enum(e)) => {
+                let known = match value {
+                    Val::Str(raw) => {
+                        std::str::from_utf8(tree.bytes(raw)).is_ok_and(|v| e.values.contains_key(v))
+                    }
+                    _ => false,
+                };
+                if !known {
+                    out.extend_from_slice(b"null");
+                    return Ok(false);
+                }
+                tree.write(value, out);
+                return Ok(true);
             }
-            // Scalars and enums pass through as the subgraph serialised them.
+            // Scalars pass through as the subgraph serialised them.
             _ => {
-                serde_json::to_writer(&mut *out, value)
-                    .expect("writing JSON to memory cannot fail");
+                tree.write(value, out);
                 return Ok(true);
             }
         };
-        let Some(object) = value.as_object() else {
+        let Val::Obj(object) = value else {
             out.extend_from_slice(b"null");
             return Ok(false);
         };
-        let sets: Vec<&SelectionSet> = fields.iter().map(|f| &f.selection_set).collect();
-        self.object(&sets, &runtime, object, path, false, out)
+        let grouped = self.grouped(fields, runtime, tree);
+        self.object(&grouped, runtime, tree, object, path, out)
             .map(|()| true)
     }
 
-    /// The spec's CollectFields: fields by response key, fragments that apply to `runtime_type`.
-    fn collect_fields<'s>(
-        &self,
-        set: &'s SelectionSet,
+    /// The grouped sub-fields of `fields` on `runtime_type`, computed once per projection.
+    fn grouped(
+        &mut self,
+        fields: &[&'a Node<Field>],
         runtime_type: &Name,
-        grouped: &mut Vec<(Name, Vec<&'s Node<Field>>)>,
-    ) where
-        'a: 's,
-    {
+        tree: &Tree,
+    ) -> Rc<Grouped<'a>> {
+        let key = (
+            fields.as_ptr() as usize,
+            runtime_type.as_str().as_ptr() as usize,
+        );
+        if let Some(hit) = self.grouped.get(&key) {
+            return hit.clone();
+        }
+        let mut grouped = Vec::new();
+        for field in fields {
+            self.collect_fields(&field.selection_set, runtime_type, &mut grouped);
+        }
+        self.identify(&mut grouped, tree);
+        let grouped = Rc::new(grouped);
+        self.grouped.insert(key, grouped.clone());
+        grouped
+    }
+
+    /// Looks up, once for every object they are read from, the response keys in the tree and
+    /// the fields' named types in the schema.
+    fn identify(&self, grouped: &mut Grouped<'a>, tree: &Tree) {
+        for (key, id, fields, definition) in grouped {
+            *id = tree.key_id(key);
+            *definition = self
+                .schema
+                .types
+                .get(fields[0].definition.ty.inner_named_type());
+        }
+    }
+
+    /// The spec's CollectFields: fields by response key, fragments that apply to `runtime_type`.
+    fn collect_fields(
+        &self,
+        set: &'a SelectionSet,
+        runtime_type: &Name,
+        grouped: &mut Grouped<'a>,
+    ) {
         for selection in &set.selections {
             match selection {
                 Selection::Field(field) => {
@@ -246,9 +304,9 @@ impl<'a> Projection<'a> {
                         continue;
                     }
                     let key = field.response_key();
-                    match grouped.iter_mut().find(|(k, _)| k == key) {
-                        Some((_, fields)) => fields.push(field),
-                        None => grouped.push((key.clone(), vec![field])),
+                    match grouped.iter_mut().find(|(k, ..)| *k == key) {
+                        Some((_, _, fields, _)) => fields.push(field),
+                        None => grouped.push((key, None, vec![field], None)),
                     }
                 }
                 Selection::InlineFragment(fragment) => {
@@ -298,13 +356,20 @@ impl<'a> Projection<'a> {
     }
 
     /// Reports a null in a non-null position, unless an error on or under its path explains it.
-    fn null_error(&mut self, path: &[Value]) {
+    fn null_error(&mut self, path: &[Step]) {
+        let path: Vec<Value> = path
+            .iter()
+            .map(|step| match step {
+                Step::Key(key) => Value::from(*key),
+                Step::Index(i) => Value::from(*i),
+            })
+            .collect();
         // `@` in a known error's path (an operation path, e.g. authorization's) is any index.
         let same = |a: &Value, b: &Value| a == b || (a == "@" && b.is_number());
         let explained = self.known_errors.iter().chain(&self.new_errors).any(|e| {
             e.get("path")
                 .and_then(Value::as_array)
-                .is_some_and(|p| p.iter().zip(path).all(|(a, b)| same(a, b)))
+                .is_some_and(|p| p.iter().zip(&path).all(|(a, b)| same(a, b)))
         });
         if !explained {
             self.new_errors.push(json!({
@@ -313,8 +378,4 @@ impl<'a> Projection<'a> {
             }));
         }
     }
-}
-
-fn write_str(out: &mut Vec<u8>, text: &str) {
-    serde_json::to_writer(&mut *out, text).expect("writing JSON to memory cannot fail");
 }

@@ -24,7 +24,7 @@ use futures::stream::{self, BoxStream};
 use futures::{SinkExt, StreamExt};
 use mosaic_planner::{FetchNode, PlanNode, QueryPlan};
 use serde::de::IgnoredAny;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::auth::Identity;
 use crate::http::Edge;
@@ -261,13 +261,7 @@ impl WsExecutor {
         if !is_subscription {
             let node = ready.plan.node.as_ref();
             let body = gateway
-                .respond(
-                    &ready,
-                    node,
-                    Value::Object(Map::new()),
-                    Vec::new(),
-                    &context,
-                )
+                .respond(&ready, node, None, Vec::new(), &context)
                 .await;
             return once(to_response(&body.0));
         }
@@ -312,7 +306,10 @@ impl WsExecutor {
                         Err(failure) => return upstream_error(root, &failure),
                     };
                     let errors = subgraph_errors(&mut payload, &root.service_name);
-                    let data = payload.get_mut("data").map(Value::take).unwrap_or_default();
+                    let data = payload
+                        .get("data")
+                        .and_then(|data| serde_json::to_vec(data).ok())
+                        .map(Into::into);
                     let (body, _) = gateway
                         .respond(ready, rest.as_ref(), data, errors, context)
                         .await;

@@ -2,6 +2,7 @@
 
 use mosaic::response::Projection;
 use mosaic::serve::{self, GatewayOptions};
+use mosaic::tree::{Tree, Val};
 use serde_json::{Map, Value, json};
 
 /// Shapes `merged` for `query` over the supergraph of a composition fixture.
@@ -25,8 +26,14 @@ fn shape(case: &str, query: &str, merged: Value) -> (Value, Vec<Value>) {
         &prepared.document,
         &variables,
     );
+    let mut tree = Tree::default();
+    let bytes = serde_json::to_vec(&merged).expect("JSON");
+    let Ok(Val::Obj(data)) = tree.parse(bytes.into()) else {
+        panic!("an object")
+    };
+    tree.merge(tree.root, data);
     let mut out = Vec::new();
-    projection.write_data(operation, &merged, &mut out);
+    projection.write_data(operation, &tree, &mut out);
     (
         serde_json::from_slice(&out).expect("valid JSON"),
         projection.new_errors,

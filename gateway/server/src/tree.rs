@@ -1,0 +1,677 @@
+//! The response tree: every subgraph answer of one request, parsed once into arenas.
+//!
+//! Why not `serde_json::Value`: a federated response repeats the same entities many times (every
+//! review's author, every product's reviews), and most of its bytes are strings the gateway only
+//! passes through. Here strings and numbers stay slices of the bytes they arrived in and are
+//! written back out verbatim (the parser validated them); objects and lists live in arenas and are
+//! referred to by index, so one entity answer merged into every object it represents is shared,
+//! never copied, and objects are told apart by identity.
+
+use bytes::Bytes;
+
+/// Deepest nesting accepted in a subgraph answer: deeper is refused, not recursed into.
+const MAX_DEPTH: usize = 512;
+
+/// A slice of one of the tree's buffers: a string's raw JSON text (escapes kept, quotes not) or
+/// a number's.
+#[derive(Clone, Copy, Debug)]
+pub struct Raw {
+    buf: u32,
+    start: u32,
+    end: u32,
+}
+
+impl Raw {
+    fn len(self) -> usize {
+        (self.end - self.start) as usize
+    }
+}
+
+pub type ObjId = u32;
+pub type ListId = u32;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Val {
+    Null,
+    Bool(bool),
+    Num(Raw),
+    Str(Raw),
+    List(ListId),
+    Obj(ObjId),
+}
+
+/// Why a subgraph answer was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid JSON at byte {at}")]
+pub struct Malformed {
+    at: usize,
+}
+
+/// An object key, interned per tree: fields are found by comparing ids, not text.
+pub type KeyId = u32;
+
+/// The data of one request: buffers, and the objects and lists parsed from them.
+#[derive(Clone)]
+pub struct Tree {
+    bufs: Vec<Bytes>,
+    objects: Vec<Vec<(KeyId, Val)>>,
+    lists: Vec<Vec<Val>>,
+    keys: Keys,
+    /// The parser's work stacks, kept so each object and list is allocated once, at its size.
+    field_stack: Vec<(KeyId, Val)>,
+    item_stack: Vec<Val>,
+    /// The response's `data` object.
+    pub root: ObjId,
+}
+
+/// The interned keys: their text, and an open-addressing table of `id + 1` (0 when empty),
+/// a power of two in size and at most half full.
+#[derive(Clone)]
+struct Keys {
+    texts: Vec<Raw>,
+    /// Each key's [`fingerprint`]: keys of equal length up to 8 bytes are equal when their
+    /// fingerprints are.
+    fingerprints: Vec<u64>,
+    slots: Vec<u32>,
+}
+
+impl Default for Tree {
+    fn default() -> Self {
+        Self {
+            bufs: Vec::new(),
+            objects: vec![Vec::new()],
+            lists: Vec::new(),
+            keys: Keys {
+                texts: Vec::new(),
+                fingerprints: Vec::new(),
+                slots: vec![0; 256],
+            },
+            field_stack: Vec::new(),
+            item_stack: Vec::new(),
+            root: 0,
+        }
+    }
+}
+
+/// A key's first 8 bytes and its length, in one word: most keys are short, and for them
+/// comparing fingerprints is comparing keys.
+fn fingerprint(key: &[u8]) -> u64 {
+    let mut head = [0u8; 8];
+    let n = key.len().min(8);
+    head[..n].copy_from_slice(&key[..n]);
+    u64::from_le_bytes(head) ^ (key.len() as u64).rotate_right(8)
+}
+
+fn slot_of(fingerprint: u64, mask: usize) -> usize {
+    (fingerprint.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask
+}
+
+impl Tree {
+    /// Parses `bytes` (one JSON value) into the tree and keeps them for its strings. After a
+    /// failure the tree holds some unreachable objects, and stays usable.
+    pub fn parse(&mut self, bytes: Bytes) -> Result<Val, Malformed> {
+        if let Err(err) = std::str::from_utf8(&bytes) {
+            return Err(Malformed {
+                at: err.valid_up_to(),
+            });
+        }
+        if bytes.len() > u32::MAX as usize {
+            return Err(Malformed { at: 0 });
+        }
+        let buf = u32::try_from(self.bufs.len()).expect("fewer than 4G buffers");
+        self.field_stack.clear();
+        self.item_stack.clear();
+        // Kept whatever happens: interned keys may point into it.
+        self.bufs.push(bytes.clone());
+        let mut parser = Parser {
+            bytes: &bytes,
+            pos: 0,
+            buf,
+            depth: 0,
+            tree: self,
+        };
+        let value = parser.value()?;
+        parser.skip_space();
+        match parser.pos == bytes.len() {
+            true => Ok(value),
+            false => Err(Malformed { at: parser.pos }),
+        }
+    }
+
+    /// Total size of the buffers: a hint for the response's size.
+    pub fn size_hint(&self) -> usize {
+        self.bufs.iter().map(Bytes::len).sum()
+    }
+
+    pub fn bytes(&self, raw: Raw) -> &[u8] {
+        &self.bufs[raw.buf as usize][raw.start as usize..raw.end as usize]
+    }
+
+    pub fn fields(&self, object: ObjId) -> &[(KeyId, Val)] {
+        &self.objects[object as usize]
+    }
+
+    pub fn items(&self, list: ListId) -> &[Val] {
+        &self.lists[list as usize]
+    }
+
+    /// A key's raw text.
+    pub fn key_text(&self, key: KeyId) -> &[u8] {
+        self.bytes(self.keys.texts[key as usize])
+    }
+
+    /// The id of `key`, if any object has it; keys are compared as raw text (GraphQL names
+    /// need no escapes).
+    pub fn key_id(&self, key: &str) -> Option<KeyId> {
+        self.find_key(key.as_bytes()).ok()
+    }
+
+    /// `Ok(id)`, or `Err(slot)`: where the key would go.
+    fn find_key(&self, key: &[u8]) -> Result<KeyId, usize> {
+        let mask = self.keys.slots.len() - 1;
+        let print = fingerprint(key);
+        let mut slot = slot_of(print, mask);
+        loop {
+            match self.keys.slots[slot] {
+                0 => return Err(slot),
+                n => {
+                    let id = n - 1;
+                    let text = self.keys.texts[id as usize];
+                    if self.keys.fingerprints[id as usize] == print
+                        && text.len() == key.len()
+                        && (key.len() <= 8 || self.bytes(text) == key)
+                    {
+                        return Ok(id);
+                    }
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    fn intern(&mut self, raw: Raw) -> KeyId {
+        let slot = match self.find_key(self.bytes(raw)) {
+            Ok(id) => return id,
+            Err(slot) => slot,
+        };
+        self.keys.texts.push(raw);
+        self.keys.fingerprints.push(fingerprint(self.bytes(raw)));
+        let id = (self.keys.texts.len() - 1) as KeyId;
+        self.keys.slots[slot] = id + 1;
+        if self.keys.texts.len() * 2 > self.keys.slots.len() {
+            let size = self.keys.slots.len() * 2;
+            self.keys.slots = vec![0; size];
+            for (n, print) in self.keys.fingerprints.iter().enumerate() {
+                let mut slot = slot_of(*print, size - 1);
+                while self.keys.slots[slot] != 0 {
+                    slot = (slot + 1) & (size - 1);
+                }
+                self.keys.slots[slot] = n as u32 + 1;
+            }
+        }
+        id
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, object: ObjId, key: &str) -> Option<Val> {
+        self.get_id(object, self.key_id(key)?)
+    }
+
+    /// The value under the key `key`.
+    pub fn get_id(&self, object: ObjId, key: KeyId) -> Option<Val> {
+        let fields = self.fields(object);
+        fields.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    /// The raw text of the string under `key`, if it is one.
+    pub fn get_str(&self, object: ObjId, key: &str) -> Option<&[u8]> {
+        match self.get(object, key)? {
+            Val::Str(raw) => Some(self.bytes(raw)),
+            _ => None,
+        }
+    }
+
+    /// Replaces the value of an existing `key`.
+    pub fn replace(&mut self, object: ObjId, key: &str, value: Val) {
+        let Some(key) = self.key_id(key) else {
+            return;
+        };
+        if let Some(field) = self.objects[object as usize]
+            .iter_mut()
+            .find(|(k, _)| *k == key)
+        {
+            field.1 = value;
+        }
+    }
+
+    /// Deep-merges `from` into `into`: new keys are added (their values shared, not copied),
+    /// objects are merged field by field, equal-length lists item by item; a `null` never
+    /// replaces an object.
+    pub fn merge(&mut self, into: ObjId, from: ObjId) {
+        if into == from {
+            return;
+        }
+        let count = self.objects[from as usize].len();
+        self.objects[into as usize].reserve(count);
+        for i in 0..count {
+            let (key, value) = self.objects[from as usize][i];
+            let existing = self.objects[into as usize]
+                .iter()
+                .position(|(k, _)| *k == key);
+            match existing {
+                None => self.objects[into as usize].push((key, value)),
+                Some(j) => {
+                    let existing = self.objects[into as usize][j].1;
+                    if let Some(merged) = self.merge_value(existing, value) {
+                        self.objects[into as usize][j].1 = merged;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Merges `from` into `existing`; returns the value to store instead, if any.
+    fn merge_value(&mut self, existing: Val, from: Val) -> Option<Val> {
+        match (existing, from) {
+            (Val::Obj(a), Val::Obj(b)) => self.merge(a, b),
+            (Val::List(a), Val::List(b)) if a == b => {}
+            (Val::List(a), Val::List(b)) if self.items(a).len() == self.items(b).len() => {
+                for i in 0..self.items(a).len() {
+                    let (x, y) = (self.lists[a as usize][i], self.lists[b as usize][i]);
+                    if let Some(merged) = self.merge_value(x, y) {
+                        self.lists[a as usize][i] = merged;
+                    }
+                }
+            }
+            (Val::Obj(_), Val::Null) => {}
+            _ => return Some(from),
+        }
+        None
+    }
+
+    /// Writes `value` as JSON.
+    pub fn write(&self, value: Val, out: &mut Vec<u8>) {
+        match value {
+            Val::Null => out.extend_from_slice(b"null"),
+            Val::Bool(true) => out.extend_from_slice(b"true"),
+            Val::Bool(false) => out.extend_from_slice(b"false"),
+            Val::Num(raw) => out.extend_from_slice(self.bytes(raw)),
+            Val::Str(raw) => write_raw_str(out, self.bytes(raw)),
+            Val::List(list) => {
+                out.push(b'[');
+                for (i, item) in self.items(list).iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    self.write(*item, out);
+                }
+                out.push(b']');
+            }
+            Val::Obj(object) => {
+                out.push(b'{');
+                for (i, (key, item)) in self.fields(object).iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_raw_str(out, self.key_text(*key));
+                    out.push(b':');
+                    self.write(*item, out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+}
+
+/// A hasher for the small keys of per-request maps (ids, addresses, short JSON): FxHash's
+/// multiply-rotate, much cheaper than SipHash. Keys come from one request's own data, so keys
+/// chosen to collide could only slow down that request.
+#[derive(Default)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.write_u64(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        for &byte in chunks.remainder() {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<FastHasher>>;
+
+/// Writes a string from its raw (already escaped) JSON text.
+pub fn write_raw_str(out: &mut Vec<u8>, raw: &[u8]) {
+    out.push(b'"');
+    out.extend_from_slice(raw);
+    out.push(b'"');
+}
+
+/// A validating JSON parser into the tree's arenas (RFC 8259).
+struct Parser<'b, 't> {
+    bytes: &'b [u8],
+    pos: usize,
+    buf: u32,
+    depth: usize,
+    tree: &'t mut Tree,
+}
+
+impl Parser<'_, '_> {
+    fn fail<T>(&self) -> Result<T, Malformed> {
+        Err(Malformed { at: self.pos })
+    }
+
+    fn skip_space(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_space();
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), Malformed> {
+        match self.peek() == Some(byte) {
+            true => {
+                self.pos += 1;
+                Ok(())
+            }
+            false => self.fail(),
+        }
+    }
+
+    fn raw(&self, start: usize, end: usize) -> Raw {
+        // Buffers are at most a few GB: positions fit in u32, or parsing stopped earlier.
+        Raw {
+            buf: self.buf,
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    fn value(&mut self) -> Result<Val, Malformed> {
+        match self.peek() {
+            Some(b'{') => self.nested(Self::object),
+            Some(b'[') => self.nested(Self::list),
+            Some(b'"') => self.string().map(Val::Str),
+            Some(b't') => self.literal(b"true", Val::Bool(true)),
+            Some(b'f') => self.literal(b"false", Val::Bool(false)),
+            Some(b'n') => self.literal(b"null", Val::Null),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Val::Num),
+            _ => self.fail(),
+        }
+    }
+
+    fn nested(&mut self, parse: fn(&mut Self) -> Result<Val, Malformed>) -> Result<Val, Malformed> {
+        if self.depth == MAX_DEPTH {
+            return self.fail();
+        }
+        self.depth += 1;
+        self.pos += 1;
+        let value = parse(self);
+        self.depth -= 1;
+        value
+    }
+
+    fn object(&mut self) -> Result<Val, Malformed> {
+        let mark = self.tree.field_stack.len();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+        } else {
+            loop {
+                if self.peek() != Some(b'"') {
+                    return self.fail();
+                }
+                let key = self.string()?;
+                let key = self.tree.intern(key);
+                self.expect(b':')?;
+                let value = self.value()?;
+                self.tree.field_stack.push((key, value));
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return self.fail(),
+                }
+            }
+        }
+        let fields = self.tree.field_stack.split_off(mark);
+        self.tree.objects.push(fields);
+        Ok(Val::Obj((self.tree.objects.len() - 1) as ObjId))
+    }
+
+    fn list(&mut self) -> Result<Val, Malformed> {
+        let mark = self.tree.item_stack.len();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+        } else {
+            loop {
+                let value = self.value()?;
+                self.tree.item_stack.push(value);
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b']') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return self.fail(),
+                }
+            }
+        }
+        let items = self.tree.item_stack.split_off(mark);
+        self.tree.lists.push(items);
+        Ok(Val::List((self.tree.lists.len() - 1) as ListId))
+    }
+
+    /// A string at `pos` (its opening quote); its raw text between the quotes.
+    fn string(&mut self) -> Result<Raw, Malformed> {
+        let start = self.pos + 1;
+        let mut i = start;
+        loop {
+            match self.bytes.get(i) {
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    i += match self.bytes.get(i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => 2,
+                        Some(b'u')
+                            if self
+                                .bytes
+                                .get(i + 2..i + 6)
+                                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+                        {
+                            6
+                        }
+                        _ => {
+                            self.pos = i;
+                            return self.fail();
+                        }
+                    }
+                }
+                Some(0x00..=0x1f) | None => {
+                    self.pos = i;
+                    return self.fail();
+                }
+                Some(_) => i += 1,
+            }
+        }
+        self.pos = i + 1;
+        Ok(self.raw(start, i))
+    }
+
+    fn number(&mut self) -> Result<Raw, Malformed> {
+        let start = self.pos;
+        let digits = |p: &mut Self| {
+            let from = p.pos;
+            while p.bytes.get(p.pos).is_some_and(u8::is_ascii_digit) {
+                p.pos += 1;
+            }
+            p.pos > from
+        };
+        if self.bytes[self.pos] == b'-' {
+            self.pos += 1;
+        }
+        let int_start = self.pos;
+        if !digits(self) || (self.bytes[int_start] == b'0' && self.pos - int_start > 1) {
+            return self.fail();
+        }
+        if self.bytes.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if !digits(self) {
+                return self.fail();
+            }
+        }
+        if let Some(b'e' | b'E') = self.bytes.get(self.pos) {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.bytes.get(self.pos) {
+                self.pos += 1;
+            }
+            if !digits(self) {
+                return self.fail();
+            }
+        }
+        Ok(self.raw(start, self.pos))
+    }
+
+    fn literal(&mut self, text: &[u8], value: Val) -> Result<Val, Malformed> {
+        match self.bytes[self.pos..].starts_with(text) {
+            true => {
+                self.pos += text.len();
+                Ok(value)
+            }
+            false => self.fail(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(text: &str) -> Result<String, Malformed> {
+        let mut tree = Tree::default();
+        let value = tree.parse(Bytes::copy_from_slice(text.as_bytes()))?;
+        let mut out = Vec::new();
+        tree.write(value, &mut out);
+        Ok(String::from_utf8(out).expect("UTF-8 in, UTF-8 out"))
+    }
+
+    #[test]
+    fn writes_back_what_it_parsed() {
+        let text = r#"{"a":[1,-2.5e3,0,true,false,null],"b":"x\"\u00e9\n","c":{},"d":[],"é":"ü"}"#;
+        assert_eq!(round_trip(text).expect("valid"), text);
+        assert_eq!(
+            round_trip(" { \"a\" : [ 1 , 2 ] } \n").expect("valid"),
+            r#"{"a":[1,2]}"#
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_json() {
+        for bad in [
+            "",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "01",
+            "1.",
+            "-",
+            "1e",
+            "tru",
+            "\"a",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "\"a\u{1}\"",
+            "{a:1}",
+            "[1] 2",
+            "nul",
+        ] {
+            assert!(round_trip(bad).is_err(), "{bad:?} is not JSON");
+        }
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(round_trip(&deep).is_err(), "too deep");
+        let mut tree = Tree::default();
+        assert!(
+            tree.parse(Bytes::from_static(b"\"\xff\"")).is_err(),
+            "not UTF-8"
+        );
+    }
+
+    #[test]
+    fn finds_every_key_among_many() {
+        let fields: Vec<String> = (0..1000)
+            .map(|i| format!("\"a_long_shared_prefix_{i}\":{i},\"k{i}\":{i}"))
+            .collect();
+        let text = format!("{{{}}}", fields.join(","));
+        let mut tree = Tree::default();
+        let Ok(Val::Obj(object)) = tree.parse(Bytes::from(text)) else {
+            panic!("an object")
+        };
+        for i in [0, 7, 99, 500, 999] {
+            for key in [format!("a_long_shared_prefix_{i}"), format!("k{i}")] {
+                let Some(Val::Num(raw)) = tree.get(object, &key) else {
+                    panic!("{key} is there")
+                };
+                assert_eq!(tree.bytes(raw), i.to_string().as_bytes());
+            }
+        }
+        assert!(tree.get(object, "a_long_shared_prefix_1000").is_none());
+        assert!(tree.get(object, "k").is_none());
+    }
+
+    #[test]
+    fn merges_by_sharing_and_keeps_objects_over_nulls() {
+        let mut tree = Tree::default();
+        let Val::Obj(into) = tree
+            .parse(Bytes::from_static(
+                br#"{"id":"1","a":{"x":1},"l":[{"p":1}]}"#,
+            ))
+            .expect("valid")
+        else {
+            panic!("an object")
+        };
+        let Val::Obj(from) = tree
+            .parse(Bytes::from_static(
+                br#"{"a":null,"b":{"y":2},"l":[{"q":2}],"id":"1"}"#,
+            ))
+            .expect("valid")
+        else {
+            panic!("an object")
+        };
+        tree.merge(into, from);
+        tree.merge(into, from);
+        let mut out = Vec::new();
+        tree.write(Val::Obj(into), &mut out);
+        assert_eq!(
+            String::from_utf8(out).expect("UTF-8"),
+            r#"{"id":"1","a":{"x":1},"l":[{"p":1,"q":2}],"b":{"y":2}}"#
+        );
+        assert!(
+            matches!((tree.get(into, "b"), tree.get(from, "b")), (Some(Val::Obj(a)), Some(Val::Obj(b))) if a == b),
+            "merged objects are shared, not copied"
+        );
+    }
+}
