@@ -47,6 +47,19 @@ pub struct Malformed {
     at: usize,
 }
 
+/// Where an object's fields or a list's items are in their arena.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..(self.start + self.len) as usize
+    }
+}
+
 /// An object key, interned per tree: fields are found by comparing ids, not text.
 pub type KeyId = u32;
 
@@ -54,10 +67,16 @@ pub type KeyId = u32;
 #[derive(Clone)]
 pub struct Tree {
     bufs: Vec<Bytes>,
-    objects: Vec<Vec<(KeyId, Val)>>,
-    lists: Vec<Vec<Val>>,
+    /// Each object's fields, a span of `fields`; each list's items, a span of `items`. One
+    /// arena per kind instead of a vector per object: a request's thousands of objects cost a
+    /// few allocations, not thousands.
+    objects: Vec<Span>,
+    fields: Vec<(KeyId, Val)>,
+    lists: Vec<Span>,
+    items: Vec<Val>,
     keys: Keys,
-    /// The parser's work stacks, kept so each object and list is allocated once, at its size.
+    /// The parser's work stacks: an object's fields and a list's items are gathered here while
+    /// nested values are parsed, then moved to their arena in one piece.
     field_stack: Vec<(KeyId, Val)>,
     item_stack: Vec<Val>,
     /// The response's `data` object.
@@ -79,8 +98,10 @@ impl Default for Tree {
     fn default() -> Self {
         Self {
             bufs: Vec::new(),
-            objects: vec![Vec::new()],
+            objects: vec![Span { start: 0, len: 0 }],
+            fields: Vec::new(),
             lists: Vec::new(),
+            items: Vec::new(),
             keys: Keys {
                 texts: Vec::new(),
                 fingerprints: Vec::new(),
@@ -148,11 +169,11 @@ impl Tree {
     }
 
     pub fn fields(&self, object: ObjId) -> &[(KeyId, Val)] {
-        &self.objects[object as usize]
+        &self.fields[self.objects[object as usize].range()]
     }
 
     pub fn items(&self, list: ListId) -> &[Val] {
-        &self.lists[list as usize]
+        &self.items[self.lists[list as usize].range()]
     }
 
     /// A key's raw text.
@@ -236,7 +257,8 @@ impl Tree {
         let Some(key) = self.key_id(key) else {
             return;
         };
-        if let Some(field) = self.objects[object as usize]
+        let span = self.objects[object as usize];
+        if let Some(field) = self.fields[span.range()]
             .iter_mut()
             .find(|(k, _)| *k == key)
         {
@@ -251,23 +273,35 @@ impl Tree {
         if into == from {
             return;
         }
-        let count = self.objects[from as usize].len();
-        self.objects[into as usize].reserve(count);
-        for i in 0..count {
-            let (key, value) = self.objects[from as usize][i];
-            let existing = self.objects[into as usize]
-                .iter()
-                .position(|(k, _)| *k == key);
-            match existing {
-                None => self.objects[into as usize].push((key, value)),
+        // Copies of `from`'s fields stay valid even if `from` moves (it never does: only
+        // objects merged into move).
+        for at in self.objects[from as usize].range() {
+            let (key, value) = self.fields[at];
+            match self.fields(into).iter().position(|(k, _)| *k == key) {
+                None => self.push_field(into, (key, value)),
                 Some(j) => {
-                    let existing = self.objects[into as usize][j].1;
-                    if let Some(merged) = self.merge_value(existing, value) {
-                        self.objects[into as usize][j].1 = merged;
+                    let at = self.objects[into as usize].start as usize + j;
+                    if let Some(merged) = self.merge_value(self.fields[at].1, value) {
+                        let at = self.objects[into as usize].start as usize + j;
+                        self.fields[at].1 = merged;
                     }
                 }
             }
         }
+    }
+
+    /// Adds a field to `object`, first moving its fields to the arena's end unless they are
+    /// there already (the old ones become garbage, freed with the tree).
+    fn push_field(&mut self, object: ObjId, field: (KeyId, Val)) {
+        let span = self.objects[object as usize];
+        let end = span.range().end;
+        if end != self.fields.len() {
+            let start = self.fields.len() as u32;
+            self.fields.extend_from_within(span.range());
+            self.objects[object as usize].start = start;
+        }
+        self.fields.push(field);
+        self.objects[object as usize].len += 1;
     }
 
     /// Merges `from` into `existing`; returns the value to store instead, if any.
@@ -276,10 +310,13 @@ impl Tree {
             (Val::Obj(a), Val::Obj(b)) => self.merge(a, b),
             (Val::List(a), Val::List(b)) if a == b => {}
             (Val::List(a), Val::List(b)) if self.items(a).len() == self.items(b).len() => {
-                for i in 0..self.items(a).len() {
-                    let (x, y) = (self.lists[a as usize][i], self.lists[b as usize][i]);
-                    if let Some(merged) = self.merge_value(x, y) {
-                        self.lists[a as usize][i] = merged;
+                let (a, b) = (
+                    self.lists[a as usize].range(),
+                    self.lists[b as usize].range(),
+                );
+                for (x, y) in a.zip(b) {
+                    if let Some(merged) = self.merge_value(self.items[x], self.items[y]) {
+                        self.items[x] = merged;
                     }
                 }
             }
@@ -459,8 +496,11 @@ impl Parser<'_, '_> {
                 }
             }
         }
-        let fields = self.tree.field_stack.split_off(mark);
-        self.tree.objects.push(fields);
+        let tree = &mut *self.tree;
+        let start = tree.fields.len() as u32;
+        tree.fields.extend(tree.field_stack.drain(mark..));
+        let len = tree.fields.len() as u32 - start;
+        tree.objects.push(Span { start, len });
         Ok(Val::Obj((self.tree.objects.len() - 1) as ObjId))
     }
 
@@ -482,8 +522,11 @@ impl Parser<'_, '_> {
                 }
             }
         }
-        let items = self.tree.item_stack.split_off(mark);
-        self.tree.lists.push(items);
+        let tree = &mut *self.tree;
+        let start = tree.items.len() as u32;
+        tree.items.extend(tree.item_stack.drain(mark..));
+        let len = tree.items.len() as u32 - start;
+        tree.lists.push(Span { start, len });
         Ok(Val::List((self.tree.lists.len() - 1) as ListId))
     }
 
