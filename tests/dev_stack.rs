@@ -8,7 +8,10 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use common::{Dev, Process, SUPERGRAPH, code, config_file, free_ports, post, spawn_gateway};
+use common::{
+    Dev, Process, SUPERGRAPH, code, config_file, free_ports, post, serve_in_background,
+    spawn_gateway,
+};
 
 use serde_json::{Value, json};
 
@@ -577,6 +580,57 @@ async fn slow_subgraphs_hit_the_subgraph_and_request_timeouts() {
     let (status, body) = post(port, query, &[]).await;
     assert_eq!(status, 504);
     assert_eq!(code(&body), "GATEWAY_TIMEOUT");
+}
+
+#[tokio::test]
+async fn condition_nodes_leave_out_the_fetches_of_excluded_selections() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // An inventory stand-in that counts its calls and answers every representation.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let inventory = move |axum::Json(body): axum::Json<Value>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let count = body["variables"]["representations"]
+            .as_array()
+            .map_or(0, Vec::len);
+        let entities = vec![json!({ "inStock": true }); count];
+        async move { axum::Json(json!({ "data": { "_entities": entities } })) }
+    };
+    let app = axum::Router::new().route("/graphql", axum::routing::post(inventory));
+    let stub = format!("http://127.0.0.1:{}/graphql", serve_in_background(app));
+    let port = free_ports();
+    let args = gateway_args(port, SUPERGRAPH, &[("inventory", stub)], &[]);
+    let _gateway = spawn_gateway(&args, port).await;
+    let ask = |query: &str, variables: Value| {
+        let body = json!({ "query": query, "variables": variables });
+        async move { post(port, body, &[]).await.1["data"]["product"].clone() }
+    };
+
+    let include = r#"query($stock: Boolean = false) { product(upc: "1") { name inStock @include(if: $stock) } }"#;
+    assert_eq!(ask(include, json!({})).await, json!({ "name": "Table" }));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the default leaves inventory out"
+    );
+    let answer = ask(include, json!({ "stock": true })).await;
+    assert_eq!(answer, json!({ "name": "Table", "inStock": true }));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    let skip = r#"query($hide: Boolean!) { product(upc: "1") { name inStock @skip(if: $hide) } }"#;
+    assert_eq!(
+        ask(skip, json!({ "hide": true })).await,
+        json!({ "name": "Table" })
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "a skipped selection fetches nothing"
+    );
+    let answer = ask(skip, json!({ "hide": false })).await;
+    assert_eq!(answer, json!({ "name": "Table", "inStock": true }));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
 async fn login(username: &str) -> String {

@@ -23,6 +23,9 @@ pub enum PlanError {
 
 type Path = Vec<PathSegment>;
 type GroupId = usize;
+/// The `@include(if: $v)` (`true`) and `@skip(if: $v)` (`false`) conditions a selection is
+/// under: its fetch runs only when every variable has the value given.
+type Conditions = Vec<(Name, bool)>;
 
 /// One future fetch: a subgraph, and where its result merges into the response.
 struct Group {
@@ -37,6 +40,8 @@ struct Group {
     folded: bool,
     /// The target subgraph models the entity's interface as an object (`@interfaceObject`).
     interface_object: bool,
+    /// Runs only under these conditions (a `Condition` node around its fetch).
+    conditions: Conditions,
 }
 
 struct Builder<'a> {
@@ -45,7 +50,7 @@ struct Builder<'a> {
     groups: Vec<Group>,
     /// Entity groups by (path, graph, type, fetches `@requires` fields), so fields at one place
     /// share a fetch while fields needing required data wait for it apart.
-    index: HashMap<(Path, GraphId, Name, bool), GroupId>,
+    index: HashMap<(Path, GraphId, Name, bool, Conditions), GroupId>,
     /// Every group an entity jump used, in order: tells which groups a `@requires` depends on.
     touched: Vec<GroupId>,
     /// How many key or `@requires` field sets are being planned inside one another.
@@ -55,6 +60,8 @@ struct Builder<'a> {
     /// Root fetches added while planning (a shared root field asked again of another subgraph).
     extra_roots: Vec<GroupId>,
     is_query: bool,
+    /// The conditions on variables of the selections being planned, outermost first.
+    conditions: Conditions,
 }
 
 /// Bound on nested key/requires planning, so cyclic key dependencies end in an error.
@@ -78,6 +85,7 @@ pub fn plan(
         ancestors: Vec::new(),
         extra_roots: Vec::new(),
         is_query: operation.operation_type == OperationType::Query,
+        conditions: Vec::new(),
     };
     let mut roots = builder.plan_root(operation)?;
     roots.append(&mut builder.extra_roots);
@@ -116,6 +124,7 @@ impl Builder<'_> {
                         deps: Vec::new(),
                         folded: false,
                         interface_object: false,
+                        conditions: Vec::new(),
                     });
                     roots.push(self.groups.len() - 1);
                     self.groups.len() - 1
@@ -316,7 +325,10 @@ impl Builder<'_> {
         if never_here || not_a_member {
             return Ok(()); // objects of this type never come from this subgraph here
         }
-        let inner = self.plan_set(group, graph, &ty, set, path, provided)?;
+        let pushed = self.push_conditions(directives);
+        let inner = self.plan_set(group, graph, &ty, set, path, provided);
+        self.conditions.truncate(self.conditions.len() - pushed);
+        let inner = inner?;
         if inner.is_empty() {
             return Ok(());
         }
@@ -334,9 +346,45 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Places `field` of `parent`: in `out` when `graph` resolves it here, else in an entity group.
+    /// Places `field` of `parent`: in `out` when `graph` resolves it here, else in an entity group;
+    /// the fetches it leads to run under its `@skip`/`@include` conditions.
     #[allow(clippy::too_many_arguments)]
     fn plan_field(
+        &mut self,
+        group: GroupId,
+        graph: GraphId,
+        parent: &Name,
+        field: &executable::Field,
+        path: &Path,
+        provided: Option<&SelectionSet>,
+        out: &mut Selections,
+    ) -> Result<(), PlanError> {
+        let pushed = self.push_conditions(&field.directives);
+        let placed = self.place_field(group, graph, parent, field, path, provided, out);
+        self.conditions.truncate(self.conditions.len() - pushed);
+        placed
+    }
+
+    /// Adds the `@skip`/`@include` conditions on variables of `directives` not already in force;
+    /// returns how many it added.
+    fn push_conditions(&mut self, directives: &ast::DirectiveList) -> usize {
+        let before = self.conditions.len();
+        for (name, runs_when) in [("include", true), ("skip", false)] {
+            let variable = directives
+                .get(name)
+                .and_then(|d| d.specified_argument_by_name("if"))
+                .and_then(|v| v.as_variable().cloned());
+            if let Some(variable) = variable
+                && !self.conditions.contains(&(variable.clone(), runs_when))
+            {
+                self.conditions.push((variable, runs_when));
+            }
+        }
+        self.conditions.len() - before
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn place_field(
         &mut self,
         group: GroupId,
         graph: GraphId,
@@ -503,6 +551,7 @@ impl Builder<'_> {
                     deps: Vec::new(),
                     folded: false,
                     interface_object: false,
+                    conditions: Vec::new(),
                 });
                 self.extra_roots.push(self.groups.len() - 1);
                 self.groups.len() - 1
@@ -579,6 +628,7 @@ impl Builder<'_> {
                     s.graph,
                     parent.clone(),
                     s.requires.is_some(),
+                    self.conditions.clone(),
                 ))
             })
             .or_else(|| usable().next())
@@ -640,7 +690,14 @@ impl Builder<'_> {
         with_requires: bool,
         after: GroupId,
     ) -> GroupId {
-        let key = (path.clone(), graph, type_name.clone(), with_requires);
+        let conditions = self.conditions.clone();
+        let key = (
+            path.clone(),
+            graph,
+            type_name.clone(),
+            with_requires,
+            conditions,
+        );
         let id = match self.index.get(&key) {
             Some(&id) => id,
             None => {
@@ -652,6 +709,7 @@ impl Builder<'_> {
                     deps: Vec::new(),
                     folded: false,
                     interface_object: false,
+                    conditions: self.conditions.clone(),
                 });
                 let id = self.groups.len() - 1;
                 self.index.insert(key, id);
@@ -699,8 +757,9 @@ impl Builder<'_> {
             .index
             .iter()
             .filter(|(key, _)| !key.3)
-            .filter_map(|((path, graph, ty, _), &plain)| {
-                let with_requires = *self.index.get(&(path.clone(), *graph, ty.clone(), true))?;
+            .filter_map(|((path, graph, ty, _, conditions), &plain)| {
+                let key = (path.clone(), *graph, ty.clone(), true, conditions.clone());
+                let with_requires = *self.index.get(&key)?;
                 let waited_on = self.groups.iter().any(|g| g.deps.contains(&plain));
                 (!waited_on).then_some((plain, with_requires))
             })
@@ -824,6 +883,7 @@ impl Builder<'_> {
             match &other.entity {
                 Some((other_type, _)) => {
                     other.graph == group.graph
+                        && other.conditions == group.conditions
                         && (other_type != type_name || other.selections == group.selections)
                 }
                 None => false,
@@ -842,10 +902,11 @@ impl Builder<'_> {
                 })
                 .collect();
             fetch.requires = None;
-            return PlanNode::Batch {
+            let node = PlanNode::Batch {
                 inputs,
                 node: Box::new(PlanNode::Fetch(fetch)),
             };
+            return self.conditioned(batch[0], node);
         };
         self.fetch_node(*id, operation)
     }
@@ -868,13 +929,34 @@ impl Builder<'_> {
         let node = PlanNode::Fetch(self.fetch(&[id], operation));
         let group = &self.groups[id];
         if group.entity.is_some() {
-            PlanNode::Flatten {
+            let node = PlanNode::Flatten {
                 path: group.path.clone(),
                 node: Box::new(node),
-            }
+            };
+            self.conditioned(id, node)
         } else {
             node
         }
+    }
+
+    /// `node` inside a `Condition` per condition of group `id`, the outermost condition outside.
+    fn conditioned(&self, id: GroupId, node: PlanNode) -> PlanNode {
+        self.groups[id]
+            .conditions
+            .iter()
+            .rev()
+            .fold(node, |node, (variable, runs_when)| {
+                let node = Some(Box::new(node));
+                let (if_clause, else_clause) = match runs_when {
+                    true => (node, None),
+                    false => (None, node),
+                };
+                PlanNode::Condition {
+                    condition: variable.to_string(),
+                    if_clause,
+                    else_clause,
+                }
+            })
     }
 
     /// How to represent the objects of an entity group.

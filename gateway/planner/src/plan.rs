@@ -36,6 +36,16 @@ pub enum PlanNode {
         inputs: Vec<EntityInput>,
         node: Box<PlanNode>,
     },
+    /// Runs `if_clause` when the Boolean variable `condition` is true, else `else_clause`: the
+    /// fetches of selections under `@include(if: $v)` or `@skip(if: $v)` are not even sent when
+    /// the selection is left out.
+    Condition {
+        condition: String,
+        #[serde(rename = "ifClause", skip_serializing_if = "Option::is_none")]
+        if_clause: Option<Box<PlanNode>>,
+        #[serde(rename = "elseClause", skip_serializing_if = "Option::is_none")]
+        else_clause: Option<Box<PlanNode>>,
+    },
 }
 
 /// One part of a [`PlanNode::Batch`]: where its objects are and how each is represented.
@@ -100,6 +110,15 @@ impl QueryPlan {
                 }
                 PlanNode::Fetch(_) => 1,
                 PlanNode::Flatten { node, .. } | PlanNode::Batch { node, .. } => count(node),
+                PlanNode::Condition {
+                    if_clause,
+                    else_clause,
+                    ..
+                } => [if_clause, else_clause]
+                    .into_iter()
+                    .flatten()
+                    .map(|n| count(n))
+                    .sum(),
             }
         }
         self.node.as_ref().map_or(0, count)
@@ -143,6 +162,20 @@ fn write_node(f: &mut fmt::Formatter<'_>, node: &PlanNode, depth: usize) -> fmt:
             writeln!(f, "{pad}Flatten(path: \"{}\") {{", path_text(path))?;
             write_node(f, node, depth + 1)?;
             writeln!(f, "{pad}}},")
+        }
+        PlanNode::Condition {
+            condition,
+            if_clause,
+            else_clause,
+        } => {
+            for (name, clause) in [("Include", if_clause), ("Skip", else_clause)] {
+                if let Some(clause) = clause {
+                    writeln!(f, "{pad}{name}(if: ${condition}) {{")?;
+                    write_node(f, clause, depth + 1)?;
+                    writeln!(f, "{pad}}},")?;
+                }
+            }
+            Ok(())
         }
         PlanNode::Batch { inputs, node } => {
             writeln!(f, "{pad}Batch {{")?;

@@ -36,6 +36,8 @@ pub struct Subgraphs {
 struct Run<'a> {
     subgraphs: &'a Subgraphs,
     variables: &'a Map<String, Value>,
+    /// The variables with their defaults applied: what `Condition` nodes read.
+    coerced: &'a Map<String, Value>,
     /// Request headers forwarded, per graph (e.g. `authorization`).
     headers: &'a [reqwest::header::HeaderMap],
     tree: Mutex<Tree>,
@@ -56,6 +58,7 @@ pub async fn execute(
     node: Option<&PlanNode>,
     data: Option<Bytes>,
     variables: &Map<String, Value>,
+    coerced: &Map<String, Value>,
     headers: &[reqwest::header::HeaderMap],
 ) -> (Tree, Vec<Value>) {
     let mut tree = Tree::default();
@@ -65,6 +68,7 @@ pub async fn execute(
     let run = Run {
         subgraphs,
         variables,
+        coerced,
         headers,
         tree: Mutex::new(tree),
         errors: Mutex::new(Vec::new()),
@@ -90,6 +94,21 @@ impl Run<'_> {
                     join_all(nodes.iter().map(|n| self.node(n))).await;
                 }
                 PlanNode::Fetch(fetch) => self.root_fetch(fetch).await,
+                PlanNode::Condition {
+                    condition,
+                    if_clause,
+                    else_clause,
+                } => {
+                    // Validation makes it a Boolean; a missing one reads as false, as when shaping.
+                    let value = self.coerced.get(condition).and_then(Value::as_bool);
+                    let clause = match value.unwrap_or(false) {
+                        true => if_clause,
+                        false => else_clause,
+                    };
+                    if let Some(clause) = clause {
+                        self.node(clause).await;
+                    }
+                }
                 PlanNode::Flatten { path, node } => {
                     if let PlanNode::Fetch(fetch) = node.as_ref()
                         && let Some(requires) = &fetch.requires

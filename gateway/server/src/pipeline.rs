@@ -348,6 +348,7 @@ impl Gateway {
             node,
             data,
             &ready.variables,
+            &ready.coerced,
             &context.forwarded,
         )
         .await;
