@@ -13,7 +13,7 @@ function parseJson(text, what) {
   }
 }
 
-/** One plan node as nested boxes: Sequence/Parallel/Flatten/Batch wrap their children, Fetch shows its operation. */
+/** One plan node as nested boxes: Sequence/Parallel/Flatten/Batch/Condition wrap their children, Fetch shows its operation. */
 function PlanNode({ node }) {
   switch (node.kind) {
     case 'Sequence':
@@ -41,6 +41,15 @@ function PlanNode({ node }) {
             ))}
           </ul>
           <PlanNode node={node.node} />
+        </div>
+      );
+    case 'Condition':
+      return (
+        <div className="plan-node plan-flatten">
+          <div className="plan-label">
+            {node.ifClause ? 'Include' : 'Skip'} if <code>${node.condition}</code>
+          </div>
+          <PlanNode node={node.ifClause ?? node.elseClause} />
         </div>
       );
     case 'Fetch':
