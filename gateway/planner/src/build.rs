@@ -325,6 +325,17 @@ impl Builder<'_> {
         if never_here || not_a_member {
             return Ok(()); // objects of this type never come from this subgraph here
         }
+        // An interface some of whose implementations do not implement it in this subgraph: the
+        // subgraph would skip the fragment for those, so it is asked type by type.
+        if let Some(objects) = self.split_by_implementation(parent, &ty, graph) {
+            for object in objects {
+                let (condition, set) = (Some(object), set);
+                self.plan_fragment(
+                    group, graph, parent, condition, directives, set, path, provided, out,
+                )?;
+            }
+            return Ok(());
+        }
         let pushed = self.push_conditions(directives);
         let inner = self.plan_set(group, graph, &ty, set, path, provided);
         self.conditions.truncate(self.conditions.len() - pushed);
@@ -344,6 +355,33 @@ impl Builder<'_> {
             });
         }
         Ok(())
+    }
+
+    /// The object types to ask for one by one instead of a fragment on the abstract type `ty`
+    /// (under `parent`), when `graph` defines some of them without their belonging to `ty` there.
+    fn split_by_implementation(
+        &self,
+        parent: &Name,
+        ty: &Name,
+        graph: GraphId,
+    ) -> Option<Vec<Name>> {
+        if ty == parent || !self.is_abstract(ty) {
+            return None;
+        }
+        let schema = &self.supergraph.schema;
+        let defined_here = |t: &Name| {
+            let graphs = self.supergraph.type_graphs(t);
+            graphs.is_empty() || graphs.contains(&graph)
+        };
+        let objects: Vec<Name> = self
+            .possible_types(ty, None)
+            .into_iter()
+            .filter(|t| defined_here(t) && (t == parent || schema.is_subtype(parent, t)))
+            .collect();
+        objects
+            .iter()
+            .any(|t| !self.supergraph.is_member_in(ty, t, graph))
+            .then_some(objects)
     }
 
     /// Places `field` of `parent`: in `out` when `graph` resolves it here, else in an entity group;
