@@ -357,6 +357,47 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// Whether an implementation of `parent` that `graph` may return resolves `field` only
+    /// in another subgraph.
+    fn resolved_elsewhere(&self, parent: &Name, field: &executable::Field, graph: GraphId) -> bool {
+        self.possible_types(parent, Some(graph))
+            .iter()
+            .any(|object| {
+                !self
+                    .supergraph
+                    .field_sources(object, &field.name)
+                    .iter()
+                    .any(|s| s.graph == graph && !s.external && s.requires.is_none())
+            })
+    }
+
+    /// `field` of the abstract `parent`, planned for each object type `graph` may return, in
+    /// fragments on those types.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_per_type(
+        &mut self,
+        group: GroupId,
+        graph: GraphId,
+        parent: &Name,
+        field: &executable::Field,
+        path: &Path,
+        provided: Option<&SelectionSet>,
+        out: &mut Selections,
+    ) -> Result<(), PlanError> {
+        for object in self.possible_types(parent, Some(graph)) {
+            let mut inner = Selections::default();
+            self.plan_field(group, graph, &object, field, path, provided, &mut inner)?;
+            if !inner.is_empty() {
+                out.add(Selection::InlineFragment {
+                    type_condition: Some(object),
+                    directives: ast::DirectiveList::new(),
+                    selections: inner,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The object types to ask for one by one instead of a fragment on the abstract type `ty`
     /// (under `parent`), when `graph` defines some of them without their belonging to `ty` there.
     fn split_by_implementation(
@@ -447,6 +488,14 @@ impl Builder<'_> {
         let local = sources.iter().find(|s| {
             s.graph == graph && s.requires.is_none() && (!s.external || provided_here.is_some())
         });
+        // An interface field that some implementations resolve elsewhere (`@override` on the
+        // object's field): each type is asked where it resolves.
+        if local.is_some()
+            && self.is_abstract(parent)
+            && self.resolved_elsewhere(parent, field, graph)
+        {
+            return self.plan_per_type(group, graph, parent, field, path, provided, out);
+        }
         if let Some(source) = local {
             let nested = source.provides.as_ref().or(provided_here);
             let selection = self.local_field(group, graph, field, path, nested)?;
@@ -460,18 +509,7 @@ impl Builder<'_> {
             .iter()
             .any(|s| !s.external && self.supergraph.keys(parent, s.graph).any(|k| k.resolvable));
         if self.is_abstract(parent) && !interface_keys {
-            for object in self.possible_types(parent, Some(graph)) {
-                let mut inner = Selections::default();
-                self.plan_field(group, graph, &object, field, path, provided, &mut inner)?;
-                if !inner.is_empty() {
-                    out.add(Selection::InlineFragment {
-                        type_condition: Some(object),
-                        directives: ast::DirectiveList::new(),
-                        selections: inner,
-                    });
-                }
-            }
-            return Ok(());
+            return self.plan_per_type(group, graph, parent, field, path, provided, out);
         }
         let target = self
             .pick_source(&sources, path, parent)
