@@ -142,6 +142,12 @@ impl Tree {
         let buf = u32::try_from(self.bufs.len()).expect("fewer than 4G buffers");
         self.field_stack.clear();
         self.item_stack.clear();
+        // Room for what `bytes` likely holds (JSON spends about 20 bytes per field), so the
+        // arenas grow once rather than by doubling and copying.
+        self.fields.reserve(bytes.len() / 16);
+        self.objects.reserve(bytes.len() / 64);
+        self.items.reserve(bytes.len() / 64);
+        self.lists.reserve(bytes.len() / 256);
         // Kept whatever happens: interned keys may point into it.
         self.bufs.push(bytes.clone());
         let mut parser = Parser {
