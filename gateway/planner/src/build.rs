@@ -322,7 +322,11 @@ impl Builder<'_> {
         let not_a_member = self.is_abstract(parent)
             && !self.is_abstract(&ty)
             && !self.supergraph.is_member_in(parent, &ty, graph);
-        if never_here || not_a_member {
+        // Where the subgraph types a field as one object type, fragments on others never apply.
+        let other_object = !self.is_abstract(parent)
+            && ty != *parent
+            && !self.supergraph.schema.is_subtype(&ty, parent);
+        if never_here || not_a_member || other_object {
             return Ok(()); // objects of this type never come from this subgraph here
         }
         // An interface some of whose implementations do not implement it in this subgraph: the
@@ -498,7 +502,8 @@ impl Builder<'_> {
         }
         if let Some(source) = local {
             let nested = source.provides.as_ref().or(provided_here);
-            let selection = self.local_field(group, graph, field, path, nested)?;
+            let here = source.type_here.clone();
+            let selection = self.local_field(group, graph, field, path, nested, here.as_ref())?;
             out.add(selection);
             return Ok(());
         }
@@ -576,8 +581,8 @@ impl Builder<'_> {
         if let Some((_, existing)) = &mut self.groups[child].entity {
             existing.merge(representation);
         }
-        let selection =
-            self.local_field(child, target.graph, field, path, target.provides.as_ref())?;
+        let (provides, here) = (target.provides.as_ref(), target.type_here.as_ref());
+        let selection = self.local_field(child, target.graph, field, path, provides, here)?;
         self.groups[child].selections.add(selection);
         Ok(())
     }
@@ -633,7 +638,8 @@ impl Builder<'_> {
                 self.groups.len() - 1
             }
         };
-        let mut selection = self.local_field(root, graph, field, path, target.provides.as_ref())?;
+        let (provides, here) = (target.provides.as_ref(), target.type_here.as_ref());
+        let mut selection = self.local_field(root, graph, field, path, provides, here)?;
         for (_, ancestor) in self.ancestors.iter().rev() {
             selection = Selection::Field {
                 alias: ancestor.alias.clone(),
@@ -648,6 +654,8 @@ impl Builder<'_> {
     }
 
     /// `field` resolved by `graph` in `group`, its sub-selections planned from there.
+    /// `field` as `graph` resolves it; `here` is its type there when that differs from the
+    /// supergraph's (an object where the supergraph has an abstract type).
     fn local_field(
         &mut self,
         group: GroupId,
@@ -655,6 +663,7 @@ impl Builder<'_> {
         field: &executable::Field,
         path: &Path,
         provided: Option<&SelectionSet>,
+        here: Option<&Name>,
     ) -> Result<Selection, PlanError> {
         let selections = if field.selection_set.selections.is_empty() {
             None
@@ -666,7 +675,8 @@ impl Builder<'_> {
                 child_path.push(PathSegment::List);
                 ty = inner;
             }
-            let child_type = field.definition.ty.inner_named_type();
+            let declared = field.definition.ty.inner_named_type();
+            let child_type = here.unwrap_or(declared);
             self.ancestors.push((child_type.clone(), field.clone()));
             let planned = self.plan_set(
                 group,
@@ -677,7 +687,12 @@ impl Builder<'_> {
                 provided,
             );
             self.ancestors.pop();
-            Some(planned?)
+            let mut planned = planned?;
+            // Shaping tells the members of the supergraph's abstract type by `__typename`.
+            if child_type != declared && self.is_abstract(declared) {
+                planned.add(Selection::typename());
+            }
+            Some(planned)
         };
         Ok(Selection::Field {
             alias: field.alias.clone(),

@@ -52,6 +52,9 @@ pub struct FieldSource {
     pub requires: Option<SelectionSet>,
     /// Fields this field's result type gets from this subgraph without a jump.
     pub provides: Option<SelectionSet>,
+    /// The field's named type in this subgraph, when it differs from the supergraph's
+    /// (`@join__field(type:)`): e.g. one object type of what the supergraph calls a union.
+    pub type_here: Option<Name>,
 }
 
 #[derive(Debug, Default)]
@@ -150,6 +153,7 @@ impl Supergraph {
                     external: false,
                     requires: None,
                     provides: None,
+                    type_here: None,
                 })
                 .collect(),
         }
@@ -257,6 +261,10 @@ fn read_type(
                 provides: string_arg(join, "provides")
                     .map(|p| field_set(schema, field_type, p))
                     .transpose()?,
+                type_here: string_arg(join, "type")
+                    .map(|t| t.trim_matches(['[', ']', '!']))
+                    .filter(|t| *t != field_type.as_str())
+                    .and_then(|t| Name::new(t).ok()),
             });
         }
         info.fields.insert(field_name.clone(), sources);
