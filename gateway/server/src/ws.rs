@@ -135,8 +135,12 @@ async fn forward<S>(
     S: futures::Sink<Message> + Unpin,
 {
     loop {
+        // Shutdown first: it may also end the handler, and then the socket still says 1001.
         tokio::select! {
+            biased;
+            () = stopped(&mut shutdown) => break,
             message = outgoing.next() => match message {
+                Some(Message::Close(_)) | None if *shutdown.borrow() => break,
                 Some(message) => {
                     let closing = matches!(message, Message::Close(_));
                     if sink.send(message).await.is_err() || closing {
@@ -145,11 +149,9 @@ async fn forward<S>(
                 }
                 None => return close(&mut sink, ending.load(Ordering::Relaxed), "").await,
             },
-            () = stopped(&mut shutdown) => {
-                return close(&mut sink, 1001, "the gateway is shutting down").await;
-            }
         }
     }
+    close(&mut sink, 1001, "the gateway is shutting down").await;
 }
 
 async fn close<S: futures::Sink<Message> + Unpin>(sink: &mut S, code: u16, reason: &str) {
