@@ -514,6 +514,11 @@ impl Builder<'_> {
             .iter()
             .any(|s| !s.external && self.supergraph.keys(parent, s.graph).any(|k| k.resolvable));
         if self.is_abstract(parent) && !interface_keys {
+            // No type of this subgraph can carry the field there: no plan can fetch it.
+            if self.possible_types(parent, Some(graph)).is_empty() {
+                let (parent, name) = (parent.to_string(), field.name.to_string());
+                return Err(PlanError::Unresolvable(parent, name));
+            }
             return self.plan_per_type(group, graph, parent, field, path, provided, out);
         }
         let target = self

@@ -65,3 +65,24 @@ fn plans_known_client_operations() {
         insta::assert_snapshot!(name, planned(&supergraph, &path));
     }
 }
+
+/// A field no subgraph can fetch where it is asked (here: `Thing.color`, while the subgraph
+/// serving `thing` has no type implementing `Thing`) fails planning instead of reading `null`.
+#[test]
+fn a_field_no_subgraph_can_reach_fails_to_plan() {
+    let sdl = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/unreachable-interface-field/supergraph.graphql"
+    ))
+    .expect("the fixture's supergraph");
+    let supergraph = Supergraph::parse(&sdl).expect("the fixture supergraph loads");
+    let document = ExecutableDocument::parse_and_validate(
+        &supergraph.api_schema,
+        "{ thing { color } }",
+        "op.graphql",
+    )
+    .expect("the operation is valid");
+    let operation = document.operations.iter().next().expect("one operation");
+    let error = mosaic_planner::plan(&supergraph, &document, operation).expect_err("no plan");
+    assert!(error.to_string().contains("Thing.color"), "{error}");
+}
