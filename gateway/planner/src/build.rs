@@ -333,7 +333,7 @@ impl Builder<'_> {
         // subgraph would skip the fragment for those, so it is asked type by type.
         if let Some(objects) = self.split_by_implementation(parent, &ty, graph) {
             for object in objects {
-                let (condition, set) = (Some(object), set);
+                let condition = Some(object);
                 self.plan_fragment(
                     group, graph, parent, condition, directives, set, path, provided, out,
                 )?;

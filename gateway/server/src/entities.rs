@@ -4,26 +4,10 @@
 
 use mosaic_planner::{PathSegment, Requires, Selection, Selections};
 
-use crate::tree::{FastHasher, FastMap, FastSet, KeyId, ListId, ObjId, Tree, Val, write_raw_str};
-use serde_json::Value;
+use crate::tree::{
+    FastHasher, FastMap, FastSet, KeyId, ListId, ObjId, Step, Tree, Val, write_raw_str,
+};
 use std::hash::Hasher;
-
-/// A step of a concrete response path: an object key or a list index.
-#[derive(Debug, Clone)]
-pub enum Step<'p> {
-    /// Borrowed from the plan's path: no allocation per object.
-    Key(&'p str),
-    Index(usize),
-}
-
-impl Step<'_> {
-    pub fn to_json(&self) -> Value {
-        match self {
-            Self::Key(key) => Value::String((*key).to_owned()),
-            Self::Index(i) => Value::from(*i),
-        }
-    }
-}
 
 /// Where each representation of one `_entities` request goes.
 pub struct Targets<'p> {
@@ -50,7 +34,7 @@ pub fn represent_all<'p>(
     };
     for (n, &(path, requires)) in inputs.iter().enumerate() {
         let mut found = |steps: &[Step<'p>], object| {
-            if !requires.represents(tree, object) {
+            if !represents(requires, tree, object) {
                 return;
             }
             let start = out.len();
@@ -122,8 +106,8 @@ pub fn merge_entities(
         let keep_known =
             !requires.accepts.is_empty() || known_name != Some(requires.type_name.as_bytes());
         tree.merge(object, entity);
-        if let (true, Some(known)) = (keep_known, known) {
-            tree.replace(object, "__typename", known);
+        if let (true, Some(known), Some(typename)) = (keep_known, known, typename) {
+            tree.replace(object, typename, known);
         }
     }
 }
@@ -273,14 +257,8 @@ fn represent_fields<'s>(
 
 /// Whether an object belongs to an entity input: its `__typename` is the input's type, or one
 /// it accepts.
-trait Represents {
-    fn represents(&self, tree: &Tree, object: ObjId) -> bool;
-}
-
-impl Represents for Requires {
-    fn represents(&self, tree: &Tree, object: ObjId) -> bool {
-        let typename = tree.get_str(object, "__typename").unwrap_or_default();
-        typename == self.type_name.as_bytes()
-            || self.accepts.iter().any(|t| t.as_bytes() == typename)
-    }
+fn represents(requires: &Requires, tree: &Tree, object: ObjId) -> bool {
+    let typename = tree.get_str(object, "__typename").unwrap_or_default();
+    typename == requires.type_name.as_bytes()
+        || requires.accepts.iter().any(|t| t.as_bytes() == typename)
 }

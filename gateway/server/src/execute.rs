@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 use tracing::Instrument as _;
 
 use crate::dedup::InFlight;
-use crate::entities::{self, Step};
-use crate::tree::{ObjId, Tree, Val};
+use crate::entities;
+use crate::tree::{ObjId, Step, Tree, Val};
 
 /// The subgraphs' addresses and the HTTP client they share.
 pub struct Subgraphs {
@@ -160,15 +160,15 @@ impl Run<'_> {
         let entities = {
             let tree = self.tree();
             match answer.data.and_then(|data| tree.get(data, "_entities")) {
-                Some(Val::List(list)) => Some(tree.items(list).len() == count).zip(Some(list)),
+                Some(Val::List(list)) => Some((list, tree.items(list).len())),
                 _ => None,
             }
         };
         match entities {
-            Some((true, list)) => {
+            Some((list, len)) if len == count => {
                 entities::merge_entities(&mut self.tree(), list, &targets.objects, inputs)
             }
-            Some((false, _)) => self.push_error(
+            Some(_) => self.push_error(
                 fetch,
                 "the subgraph answered `_entities` with a list of the wrong length",
                 first_path,

@@ -12,18 +12,11 @@ use apollo_compiler::{ExecutableDocument, Name, Node, Schema, ast};
 
 use crate::authorization::Denied;
 // Response keys and type names are GraphQL names: written as they are, nothing to escape.
-use crate::tree::{FastMap, KeyId, ObjId, Tree, Val, write_raw_str};
+use crate::tree::{FastMap, KeyId, ObjId, Step, Tree, Val, write_raw_str};
 use serde_json::{Map, Value, json};
 
 /// A non-null field came out null: its parent must become null too.
 struct Bubble;
-
-/// A step of the path being written (turned into JSON only for an error).
-#[derive(Clone, Copy)]
-enum Step<'a> {
-    Key(&'a str),
-    Index(usize),
-}
 
 /// An object's fields by response key, as CollectFields groups them, with the key's id in the
 /// tree and the definition of the fields' named type: both looked up once per grouping.
@@ -357,13 +350,7 @@ impl<'a> Projection<'a> {
 
     /// Reports a null in a non-null position, unless an error on or under its path explains it.
     fn null_error(&mut self, path: &[Step]) {
-        let path: Vec<Value> = path
-            .iter()
-            .map(|step| match step {
-                Step::Key(key) => Value::from(*key),
-                Step::Index(i) => Value::from(*i),
-            })
-            .collect();
+        let path: Vec<Value> = path.iter().map(Step::to_json).collect();
         // `@` in a known error's path (an operation path, e.g. authorization's) is any index.
         let same = |a: &Value, b: &Value| a == b || (a == "@" && b.is_number());
         let explained = self.known_errors.iter().chain(&self.new_errors).any(|e| {

@@ -259,10 +259,7 @@ impl Tree {
     }
 
     /// Replaces the value of an existing `key`.
-    pub fn replace(&mut self, object: ObjId, key: &str, value: Val) {
-        let Some(key) = self.key_id(key) else {
-            return;
-        };
+    pub fn replace(&mut self, object: ObjId, key: KeyId, value: Val) {
         let span = self.objects[object as usize];
         if let Some(field) = self.fields[span.range()]
             .iter_mut()
@@ -362,6 +359,23 @@ impl Tree {
                 }
                 out.push(b'}');
             }
+        }
+    }
+}
+
+/// A step of a concrete path into the tree (for errors): an object key or a list index.
+#[derive(Debug, Clone)]
+pub enum Step<'p> {
+    /// Borrowed from the plan or the operation: no allocation per object.
+    Key(&'p str),
+    Index(usize),
+}
+
+impl Step<'_> {
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Self::Key(key) => serde_json::Value::from(*key),
+            Self::Index(i) => serde_json::Value::from(*i),
         }
     }
 }
