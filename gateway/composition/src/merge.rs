@@ -964,7 +964,7 @@ impl Merger<'_> {
                 let Selection::Field(f) = selection else {
                     continue;
                 };
-                if !type_is_external && !f.definition.directives.has(subgraph.fed("external")) {
+                if !type_is_external && !external_here(subgraph, &on, &f.name) {
                     let message = format!(
                         "{context}: field \"{on}.{}\" should not be part of a @{spec} since it is already provided by this subgraph (it is not marked @external)",
                         f.name
@@ -1406,4 +1406,21 @@ fn add_interface_object_fields(
             ty.members.push(member);
         }
     }
+}
+
+/// Whether `on.field` is `@external` in `subgraph`; for an interface's field, whether some
+/// implementation's is (the interface's own field cannot carry `@external`).
+fn external_here(subgraph: &Subgraph, on: &Name, field: &Name) -> bool {
+    let external = subgraph.fed("external");
+    let field_external = |type_name: &Name| {
+        subgraph
+            .schema
+            .type_field(type_name, field)
+            .is_ok_and(|f| f.directives.has(external))
+    };
+    field_external(on)
+        || subgraph.schema.types.iter().any(|(name, ty)| {
+            matches!(ty, ExtendedType::Object(o) if o.implements_interfaces.contains(on))
+                && field_external(name)
+        })
 }

@@ -3,6 +3,7 @@
 //! then order the groups into Sequence/Parallel nodes.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use apollo_compiler::executable::{self, Operation, OperationType, SelectionSet};
 use apollo_compiler::schema::ExtendedType;
@@ -10,6 +11,7 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Name, ast};
 use mosaic_supergraph::{FieldSource, GraphId, Supergraph};
 
+use crate::conflicts::{Separator, fnv};
 use crate::plan::{EntityInput, FetchNode, PathSegment, PlanNode, QueryPlan, Requires};
 use crate::selection::{Selection, Selections};
 
@@ -26,8 +28,12 @@ type GroupId = usize;
 /// The `@include(if: $v)` (`true`) and `@skip(if: $v)` (`false`) conditions a selection is
 /// under: its fetch runs only when every variable has the value given.
 type Conditions = Vec<(Name, bool)>;
+/// Where an entity group fetches: path, subgraph, type, what its representations require
+/// (see [`requires_key`]) and the conditions it runs under.
+type GroupKey = (Path, GraphId, Name, Option<String>, Conditions);
 
 /// One future fetch: a subgraph, and where its result merges into the response.
+#[derive(Clone)]
 struct Group {
     graph: GraphId,
     /// Entity type and representation, for `_entities` fetches; `None` for root fetches.
@@ -48,9 +54,9 @@ struct Builder<'a> {
     supergraph: &'a Supergraph,
     document: &'a Valid<ExecutableDocument>,
     groups: Vec<Group>,
-    /// Entity groups by (path, graph, type, fetches `@requires` fields), so fields at one place
-    /// share a fetch while fields needing required data wait for it apart.
-    index: HashMap<(Path, GraphId, Name, bool, Conditions), GroupId>,
+    /// Entity groups by place, so fields at one place share a fetch while fields needing
+    /// required data wait for it apart.
+    index: HashMap<GroupKey, GroupId>,
     /// Every group an entity jump used, in order: tells which groups a `@requires` depends on.
     touched: Vec<GroupId>,
     /// How many key or `@requires` field sets are being planned inside one another.
@@ -105,29 +111,24 @@ impl Builder<'_> {
                 continue; // introspection and `__typename` are answered by the gateway
             }
             let sources = self.supergraph.field_sources(&root_type, &field.name);
-            let used = |g: &Group| sources.iter().any(|s| s.graph == g.graph && !s.external);
-            let reuse = match operation.operation_type {
-                OperationType::Mutation => roots.last().copied().filter(|&r| used(&self.groups[r])),
-                _ => roots.iter().copied().find(|&r| used(&self.groups[r])),
+            let candidates: Vec<GraphId> = sources
+                .iter()
+                .filter(|s| !s.external)
+                .map(|s| s.graph)
+                .collect();
+            let Some(&first) = candidates.first() else {
+                let (parent, name) = (root_type.to_string(), field.name.to_string());
+                return Err(PlanError::Unresolvable(parent, name));
             };
-            let group = match reuse {
-                Some(group) => group,
-                None => {
-                    let source = sources.iter().find(|s| !s.external).ok_or_else(|| {
-                        PlanError::Unresolvable(root_type.to_string(), field.name.to_string())
-                    })?;
-                    self.groups.push(Group {
-                        graph: source.graph,
-                        entity: None,
-                        path: Vec::new(),
-                        selections: Selections::default(),
-                        deps: Vec::new(),
-                        folded: false,
-                        interface_object: false,
-                        conditions: Vec::new(),
-                    });
-                    roots.push(self.groups.len() - 1);
-                    self.groups.len() - 1
+            let group = match operation.operation_type {
+                // Consecutive fields of one subgraph share a fetch; others keep their order.
+                OperationType::Mutation => match roots.last() {
+                    Some(&last) if candidates.contains(&self.groups[last].graph) => last,
+                    _ => self.root_group(&mut roots, first, true),
+                },
+                _ => {
+                    let graph = self.cheapest_root(&roots, &candidates, &root_type, &field);
+                    self.root_group(&mut roots, graph, false)
                 }
             };
             let graph = self.groups[group].graph;
@@ -144,6 +145,60 @@ impl Builder<'_> {
             self.groups[group].selections.merge(out);
         }
         Ok(roots)
+    }
+
+    /// The root group of `graph`: a new one when `fresh` or none exists yet.
+    fn root_group(&mut self, roots: &mut Vec<GroupId>, graph: GraphId, fresh: bool) -> GroupId {
+        if let Some(&id) = roots.iter().find(|&&r| self.groups[r].graph == graph)
+            && !fresh
+        {
+            return id;
+        }
+        self.groups.push(Group {
+            graph,
+            entity: None,
+            path: Vec::new(),
+            selections: Selections::default(),
+            deps: Vec::new(),
+            folded: false,
+            interface_object: false,
+            conditions: Vec::new(),
+        });
+        roots.push(self.groups.len() - 1);
+        self.groups.len() - 1
+    }
+
+    /// Of the subgraphs that resolve a shared root field, the one whose plan of it makes the
+    /// fewest fetches (the first on a tie): each is tried, and the trial undone.
+    fn cheapest_root(
+        &mut self,
+        roots: &[GroupId],
+        candidates: &[GraphId],
+        root_type: &Name,
+        field: &executable::Field,
+    ) -> GraphId {
+        if candidates.len() == 1 {
+            return candidates[0];
+        }
+        let (groups, index) = (self.groups.clone(), self.index.clone());
+        let (touched, extra_roots) = (self.touched.len(), self.extra_roots.len());
+        let mut best: Option<(usize, GraphId)> = None;
+        for &graph in candidates {
+            let mut trial_roots = roots.to_vec();
+            let group = self.root_group(&mut trial_roots, graph, false);
+            let mut out = Selections::default();
+            let planned =
+                self.plan_field(group, graph, root_type, field, &Vec::new(), None, &mut out);
+            let fetches = self.groups.len() + self.extra_roots.len() - extra_roots;
+            if planned.is_ok() && best.is_none_or(|(least, _)| fetches < least) {
+                best = Some((fetches, graph));
+            }
+            self.groups.clone_from(&groups);
+            self.index.clone_from(&index);
+            self.touched.truncate(touched);
+            self.extra_roots.truncate(extra_roots);
+        }
+        best.map_or(candidates[0], |(_, graph)| graph)
     }
 
     /// The selections of `set` (on `parent`, at `path`) that `graph` resolves in `group`;
@@ -275,7 +330,7 @@ impl Builder<'_> {
         let key = self.key_for(interface, home, graph, provided)?;
         out.add(Selection::typename());
         out.merge(key.clone());
-        let child = self.entity_group(path, home, interface, false, group);
+        let child = self.entity_group(path, home, interface, None, group);
         let mut representation = Selections::default();
         representation.add(Selection::typename());
         representation.merge(key);
@@ -494,7 +549,9 @@ impl Builder<'_> {
         });
         // An interface field that some implementations resolve elsewhere (`@override` on the
         // object's field): each type is asked where it resolves.
+        // (Not when a `@provides` on the interface's field covers every implementation.)
         if local.is_some()
+            && provided_here.is_none()
             && self.is_abstract(parent)
             && self.resolved_elsewhere(parent, field, graph)
         {
@@ -550,8 +607,9 @@ impl Builder<'_> {
                 to_selections(&key.selection_set)
             }
         };
-        needed.extend(target.requires.clone());
-        let with_requires = !needed.is_empty();
+        let required = target.requires.as_ref().map(alias_arguments);
+        let requires_key = requires_key(needed.is_empty(), required.as_ref());
+        needed.extend(required);
         let mut representation = Selections::default();
         representation.add(Selection::typename());
         representation.merge(key.clone());
@@ -559,7 +617,7 @@ impl Builder<'_> {
         if is_direct {
             out.merge(key);
         }
-        let child = self.entity_group(path, target.graph, parent, with_requires, group);
+        let child = self.entity_group(path, target.graph, parent, requires_key, group);
         if self
             .supergraph
             .keys(parent, target.graph)
@@ -719,11 +777,12 @@ impl Builder<'_> {
         let usable = || sources.iter().filter(|s| !s.external);
         usable()
             .find(|s| {
+                let required = s.requires.as_ref().map(alias_arguments);
                 self.index.contains_key(&(
                     path.clone(),
                     s.graph,
                     parent.clone(),
-                    s.requires.is_some(),
+                    requires_key(true, required.as_ref()),
                     self.conditions.clone(),
                 ))
             })
@@ -783,17 +842,11 @@ impl Builder<'_> {
         path: &Path,
         graph: GraphId,
         type_name: &Name,
-        with_requires: bool,
+        requires: Option<String>,
         after: GroupId,
     ) -> GroupId {
         let conditions = self.conditions.clone();
-        let key = (
-            path.clone(),
-            graph,
-            type_name.clone(),
-            with_requires,
-            conditions,
-        );
+        let key = (path.clone(), graph, type_name.clone(), requires, conditions);
         let id = match self.index.get(&key) {
             Some(&id) => id,
             None => {
@@ -852,10 +905,17 @@ impl Builder<'_> {
         let pairs: Vec<(GroupId, GroupId)> = self
             .index
             .iter()
-            .filter(|(key, _)| !key.3)
+            .filter(|(key, _)| key.3.is_none())
             .filter_map(|((path, graph, ty, _, conditions), &plain)| {
-                let key = (path.clone(), *graph, ty.clone(), true, conditions.clone());
-                let with_requires = *self.index.get(&key)?;
+                // The first such group, so plans do not depend on the map's order.
+                let with_requires = self
+                    .index
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.3.is_some() && (&k.0, k.1, &k.2, &k.4) == (path, *graph, ty, conditions)
+                    })
+                    .map(|(_, &id)| id)
+                    .min()?;
                 let waited_on = self.groups.iter().any(|g| g.deps.contains(&plain));
                 (!waited_on).then_some((plain, with_requires))
             })
@@ -1090,6 +1150,11 @@ impl Builder<'_> {
             .map(|v| v.to_string())
             .collect();
         let mut text = String::new();
+        let answered_at = match group.entity {
+            None => Vec::new(),
+            Some(_) => vec![PathSegment::Key("_entities".into()), PathSegment::List],
+        };
+        let mut separator = Separator::new(self.supergraph, group.graph, answered_at);
         match &group.entity {
             None => {
                 text.push_str(match operation.operation_type {
@@ -1103,7 +1168,10 @@ impl Builder<'_> {
                     text.push(')');
                 }
                 text.push(' ');
-                group.selections.write(&mut text);
+                let root = operation.selection_set.ty.clone();
+                let mut selections = group.selections.clone();
+                separator.visit(&root, &mut selections);
+                selections.write(&mut text);
             }
             Some(_) => {
                 text.push_str("query($representations: [_Any!]!");
@@ -1124,7 +1192,9 @@ impl Builder<'_> {
                     text.push_str(" ... on ");
                     text.push_str(type_name);
                     text.push(' ');
-                    group.selections.write(&mut text);
+                    let mut selections = group.selections.clone();
+                    separator.visit(type_name, &mut selections);
+                    selections.write(&mut text);
                 }
                 text.push_str(" } }");
             }
@@ -1135,6 +1205,7 @@ impl Builder<'_> {
             operation: text,
             variable_usages: variables.iter().map(|v| v.to_string()).collect(),
             requires: self.requires(ids[0]),
+            renames: separator.renames(),
         }
     }
 }
@@ -1181,13 +1252,14 @@ fn provided_field<'s>(provided: Option<&'s SelectionSet>, name: &str) -> Option<
     })
 }
 
-/// A key or requires field set as plain selections (they hold no arguments or fragments).
+/// A key or requires field set as selections of a representation: arguments left out, aliases
+/// kept (see [`alias_arguments`]).
 fn to_selections(set: &SelectionSet) -> Selections {
     let mut out = Selections::default();
     for selection in &set.selections {
         match selection {
             executable::Selection::Field(f) => out.add(Selection::Field {
-                alias: None,
+                alias: f.alias.clone(),
                 name: f.name.clone(),
                 arguments: Vec::new(),
                 directives: ast::DirectiveList::new(),
@@ -1203,4 +1275,56 @@ fn to_selections(set: &SelectionSet) -> Selections {
         }
     }
     out
+}
+
+/// A `@requires` field set whose fields with arguments get an alias made from the arguments:
+/// in the fetch that gets them they cannot clash with the client's own selection of the field
+/// (or another requirement's) with other arguments, and representations read them back by it.
+fn alias_arguments(set: &SelectionSet) -> SelectionSet {
+    let mut set = set.clone();
+    for selection in &mut set.selections {
+        match selection {
+            executable::Selection::Field(field) => {
+                let field = field.make_mut();
+                if !field.arguments.is_empty() {
+                    let mut text = String::new();
+                    for argument in &field.arguments {
+                        let _ = write!(text, "{}:{}", argument.name, argument.value);
+                    }
+                    let alias = format!("{}__args_{}", field.name, fnv(&text));
+                    field.alias = Some(Name::new(&alias).expect("a name and hex digits"));
+                }
+                field.selection_set = alias_arguments(&field.selection_set);
+            }
+            executable::Selection::InlineFragment(fragment) => {
+                let fragment = fragment.make_mut();
+                fragment.selection_set = alias_arguments(&fragment.selection_set);
+            }
+            executable::Selection::FragmentSpread(_) => {}
+        }
+    }
+    set
+}
+
+/// What an entity group's representations require, so groups whose requirements could clash
+/// fetch apart: `None` for none (a direct key), `Some("")` for fields without arguments, and
+/// the field set's text when some field has arguments (its alias then names it in the
+/// representation, where two requirements of one field with different arguments would clash).
+fn requires_key(direct: bool, required: Option<&SelectionSet>) -> Option<String> {
+    match required {
+        Some(set) if has_arguments(set) => Some(set.to_string()),
+        Some(_) => Some(String::new()),
+        None if direct => None,
+        None => Some(String::new()),
+    }
+}
+
+fn has_arguments(set: &SelectionSet) -> bool {
+    set.selections.iter().any(|selection| match selection {
+        executable::Selection::Field(f) => {
+            !f.arguments.is_empty() || has_arguments(&f.selection_set)
+        }
+        executable::Selection::InlineFragment(f) => has_arguments(&f.selection_set),
+        executable::Selection::FragmentSpread(_) => false,
+    })
 }

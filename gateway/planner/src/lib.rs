@@ -4,9 +4,10 @@
 //! snapshot-tested, cached, shown by `mosaic plan` and executed by the gateway's executor.
 
 mod build;
+mod conflicts;
 mod plan;
 mod selection;
 
 pub use build::{PlanError, plan};
-pub use plan::{EntityInput, FetchNode, PathSegment, PlanNode, QueryPlan, Requires};
+pub use plan::{EntityInput, FetchNode, PathSegment, PlanNode, QueryPlan, Rename, Requires};
 pub use selection::{Selection, Selections};

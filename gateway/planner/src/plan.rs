@@ -69,6 +69,23 @@ pub struct FetchNode {
     /// For entity fetches: how to build each `_entities` representation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requires: Option<Requires>,
+    /// Keys the operation aliases to stay valid, to be named back in the answer, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub renames: Vec<Rename>,
+}
+
+/// A field the subgraph answers under an alias, because another field with the same response key
+/// but another type shares its selection set (`id: ID!` on one member of a union, `id: ID` on
+/// another); the client knows it by its own key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rename {
+    /// From the answer's `data` to the objects holding the alias.
+    pub path: Vec<PathSegment>,
+    /// Only in objects of this `__typename` (`None`: in every object there).
+    #[serde(rename = "typeCondition", skip_serializing_if = "Option::is_none")]
+    pub type_condition: Option<String>,
+    pub from: String,
+    pub to: String,
 }
 
 /// The representation of an entity: its `__typename`, key and required fields, taken from every
@@ -156,6 +173,15 @@ fn write_node(f: &mut fmt::Formatter<'_>, node: &PlanNode, depth: usize) -> fmt:
                 writeln!(f, "{pad}  {} =>", requires_text(requires))?;
             }
             writeln!(f, "{pad}  {}", fetch.operation)?;
+            for rename in &fetch.renames {
+                let on = rename.type_condition.as_deref().unwrap_or("*");
+                let at = path_text(&rename.path);
+                writeln!(
+                    f,
+                    "{pad}  rename {at} ... on {on} {} -> {}",
+                    rename.from, rename.to
+                )?;
+            }
             writeln!(f, "{pad}}},")
         }
         PlanNode::Flatten { path, node } => {

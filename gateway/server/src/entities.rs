@@ -200,12 +200,16 @@ fn represent_fields<'s>(
     for selection in &selections.0 {
         match selection {
             Selection::Field {
-                name, selections, ..
+                alias,
+                name,
+                selections,
+                ..
             } => {
                 if written[base..].contains(&name.as_str()) {
                     continue;
                 }
-                let Some(value) = tree.get(object, name) else {
+                // An aliased requirement (fetched under its alias) is represented by its name.
+                let Some(value) = tree.get(object, alias.as_ref().unwrap_or(name)) else {
                     return false;
                 };
                 if written.len() > base {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, join_all};
-use mosaic_planner::{FetchNode, PathSegment, PlanNode, Requires};
+use mosaic_planner::{FetchNode, PathSegment, PlanNode, Rename, Requires};
 use serde_json::{Map, Value, json};
 
 use tracing::Instrument as _;
@@ -263,6 +263,15 @@ impl Run<'_> {
             shared.as_ref().clone()
         };
         let answer = bytes.and_then(|bytes| self.parse(bytes));
+        if let (
+            Ok(Answer {
+                data: Some(data), ..
+            }),
+            false,
+        ) = (&answer, fetch.renames.is_empty())
+        {
+            rename_keys(&mut self.tree(), *data, &fetch.renames);
+        }
         let outcome = match &answer {
             Ok(answer) if !answer.errors.is_empty() => "errors",
             Ok(_) => "ok",
@@ -371,6 +380,45 @@ impl Run<'_> {
 }
 
 /// A subgraph error with only its path and code kept.
+/// Names back, in an answer's `data`, the keys its fetch aliased to stay valid.
+fn rename_keys(tree: &mut Tree, data: ObjId, renames: &[Rename]) {
+    let mut objects = Vec::new();
+    for rename in renames {
+        let Some(from) = tree.key_id(&rename.from) else {
+            continue;
+        };
+        objects.clear();
+        objects_at(tree, Val::Obj(data), &rename.path, &mut objects);
+        for &object in &objects {
+            let applies = rename
+                .type_condition
+                .as_ref()
+                .is_none_or(|t| tree.get_str(object, "__typename") == Some(t.as_bytes()));
+            if applies {
+                tree.rename(object, from, &rename.to);
+            }
+        }
+    }
+}
+
+/// The objects at `path` below `value`.
+fn objects_at(tree: &Tree, value: Val, path: &[PathSegment], out: &mut Vec<ObjId>) {
+    match (path.split_first(), value) {
+        (None, Val::Obj(object)) => out.push(object),
+        (Some((PathSegment::Key(key), rest)), Val::Obj(object)) => {
+            if let Some(value) = tree.get(object, key) {
+                objects_at(tree, value, rest, out);
+            }
+        }
+        (Some((PathSegment::List, rest)), Val::List(list)) => {
+            for &item in tree.items(list) {
+                objects_at(tree, item, rest, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn redacted(error: &Value) -> Value {
     let mut out = json!({ "message": "Subgraph errors redacted" });
     if let Some(path) = error.get("path") {

@@ -269,6 +269,26 @@ impl Tree {
         }
     }
 
+    /// Renames `object`'s field `from` to `to`, unless it has a `to` already.
+    pub fn rename(&mut self, object: ObjId, from: KeyId, to: &str) {
+        let to = match self.find_key(to.as_bytes()) {
+            Ok(id) => id,
+            Err(_) => {
+                let buf = u32::try_from(self.bufs.len()).expect("fewer than 4G buffers");
+                self.bufs.push(Bytes::copy_from_slice(to.as_bytes()));
+                let end = u32::try_from(to.len()).expect("a short name");
+                self.intern(Raw { buf, start: 0, end })
+            }
+        };
+        let span = self.objects[object as usize];
+        let fields = &mut self.fields[span.range()];
+        if fields.iter().all(|(k, _)| *k != to)
+            && let Some(field) = fields.iter_mut().find(|(k, _)| *k == from)
+        {
+            field.0 = to;
+        }
+    }
+
     /// Deep-merges `from` into `into`: new keys are added (their values shared, not copied),
     /// objects are merged field by field, equal-length lists item by item; a `null` never
     /// replaces an object.

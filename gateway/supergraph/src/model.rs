@@ -55,6 +55,9 @@ pub struct FieldSource {
     /// The field's named type in this subgraph, when it differs from the supergraph's
     /// (`@join__field(type:)`): e.g. one object type of what the supergraph calls a union.
     pub type_here: Option<Name>,
+    /// The field's whole type in this subgraph (e.g. `ID!` where the supergraph has `ID`), when
+    /// `@join__field(type:)` gives it.
+    pub declared_type: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -154,6 +157,7 @@ impl Supergraph {
                     requires: None,
                     provides: None,
                     type_here: None,
+                    declared_type: None,
                 })
                 .collect(),
         }
@@ -265,6 +269,7 @@ fn read_type(
                     .map(|t| t.trim_matches(['[', ']', '!']))
                     .filter(|t| *t != field_type.as_str())
                     .and_then(|t| Name::new(t).ok()),
+                declared_type: string_arg(join, "type").map(str::to_owned),
             });
         }
         info.fields.insert(field_name.clone(), sources);

@@ -1,0 +1,239 @@
+//! Federation edge cases end to end: a real gateway over fixture supergraphs (the planner's
+//! `tests/fixtures/<name>`, composed from their `subgraphs/`), in front of stub subgraphs that
+//! validate every operation against their own schema, as a real subgraph does, and answer it
+//! from fixed data.
+
+mod common;
+
+use std::sync::Arc;
+
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{ExecutableDocument, Schema, executable};
+use axum::{Json, Router, routing};
+use serde_json::{Map, Value, json};
+
+use common::{free_ports, post, serve_in_background, spawn_gateway};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../planner/tests/fixtures");
+
+/// The federation definitions a subgraph schema gets on top of its SDL.
+const FEDERATION: &str = r#"
+directive @key(fields: String!, resolvable: Boolean = true) repeatable on OBJECT | INTERFACE
+directive @shareable on OBJECT | FIELD_DEFINITION
+directive @external on OBJECT | FIELD_DEFINITION
+directive @requires(fields: String!) on FIELD_DEFINITION
+directive @provides(fields: String!) on FIELD_DEFINITION
+scalar _Any
+"#;
+
+/// A subgraph answering from `root` (root fields by name, `name(arg:value)` for arguments) and
+/// resolving each `_entities` representation with `resolve`.
+struct Stub {
+    schema: Valid<Schema>,
+    root: Value,
+    resolve: fn(&Value) -> Value,
+}
+
+/// Serves the stub of `fixture`'s `subgraph`; returns its port.
+fn stub(fixture: &str, subgraph: &str, root: Value, resolve: fn(&Value) -> Value) -> u16 {
+    let path = format!("{FIXTURES}/{fixture}/subgraphs/{subgraph}.graphql");
+    let sdl = std::fs::read_to_string(&path).expect("the fixture's subgraph SDL");
+    let schema = Schema::parse_and_validate(with_federation(&sdl), &path).expect("a valid schema");
+    let stub = Arc::new(Stub {
+        schema,
+        root,
+        resolve,
+    });
+    let app = Router::new().route(
+        "/graphql",
+        routing::post(move |Json(body): Json<Value>| async move { Json(stub.answer(&body)) }),
+    );
+    serve_in_background(app)
+}
+
+/// The subgraph's SDL with federation's definitions and `_entities` over its entity types.
+fn with_federation(sdl: &str) -> String {
+    let body: Vec<&str> = sdl
+        .lines()
+        .filter(|l| !l.starts_with("extend schema"))
+        .collect();
+    let entities: Vec<&str> = body
+        .iter()
+        .filter_map(|l| l.strip_prefix("type "))
+        .filter(|l| l.contains("@key"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let query = match sdl.contains("type Query") {
+        true => "extend type Query",
+        false => "type Query",
+    };
+    format!(
+        "{FEDERATION}\n{}\nunion _Entity = {}\n{query} {{ _entities(representations: [_Any!]!): [_Entity]! }}\n",
+        body.join("\n"),
+        entities.join(" | ")
+    )
+}
+
+impl Stub {
+    fn answer(&self, body: &Value) -> Value {
+        let text = body["query"].as_str().unwrap_or_default();
+        let document = match ExecutableDocument::parse_and_validate(&self.schema, text, "op") {
+            Ok(document) => document,
+            Err(e) => {
+                return json!({ "data": null, "errors": [{ "message": e.errors.to_string() }] });
+            }
+        };
+        let operation = document.operations.iter().next().expect("one operation");
+        let mut data = Map::new();
+        for selection in &operation.selection_set.selections {
+            let executable::Selection::Field(field) = selection else {
+                continue;
+            };
+            let value = match field.name.as_str() {
+                "_entities" => body["variables"]["representations"]
+                    .as_array()
+                    .map(|all| all.iter().map(self.resolve).collect())
+                    .unwrap_or_default(),
+                _ => self.root[lookup(field)].clone(),
+            };
+            let key = field.response_key().to_string();
+            data.insert(key, project(&value, &field.selection_set));
+        }
+        json!({ "data": data })
+    }
+}
+
+/// `value` as `set` selects it: by response key, fragments applied by `__typename`.
+fn project(value: &Value, set: &executable::SelectionSet) -> Value {
+    match value {
+        Value::Array(items) => items.iter().map(|item| project(item, set)).collect(),
+        Value::Object(object) if !set.selections.is_empty() => {
+            let mut out = Map::new();
+            fill(object, set, &mut out);
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+fn fill(object: &Map<String, Value>, set: &executable::SelectionSet, out: &mut Map<String, Value>) {
+    for selection in &set.selections {
+        match selection {
+            executable::Selection::Field(f) => {
+                let value = object.get(&lookup(f)).cloned().unwrap_or(Value::Null);
+                out.insert(
+                    f.response_key().to_string(),
+                    project(&value, &f.selection_set),
+                );
+            }
+            executable::Selection::InlineFragment(f) => {
+                let typename = object.get("__typename").and_then(Value::as_str);
+                if f.type_condition
+                    .as_ref()
+                    .is_none_or(|t| Some(t.as_str()) == typename)
+                {
+                    fill(object, &f.selection_set, out);
+                }
+            }
+            executable::Selection::FragmentSpread(_) => {}
+        }
+    }
+}
+
+/// Where a field's value is in the stub's data: its name, with its arguments if it has any.
+fn lookup(field: &executable::Field) -> String {
+    if field.arguments.is_empty() {
+        return field.name.to_string();
+    }
+    let arguments: Vec<String> = field
+        .arguments
+        .iter()
+        .map(|a| format!("{}:{}", a.name, a.value))
+        .collect();
+    format!("{}({})", field.name, arguments.join(","))
+}
+
+/// A gateway over `fixture`'s supergraph with the given subgraph URLs; returns its port.
+async fn gateway(fixture: &str, subgraphs: &[(&str, u16)]) -> (common::Process, u16) {
+    let port = free_ports();
+    let mut args: Vec<String> = vec![
+        "gateway".into(),
+        "--supergraph".into(),
+        format!("{FIXTURES}/{fixture}/supergraph.graphql"),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+    ];
+    for (name, port) in subgraphs {
+        let url = format!("{name}=http://127.0.0.1:{port}/graphql");
+        args.extend(["--subgraph-url".into(), url]);
+    }
+    (spawn_gateway(&args, port).await, port)
+}
+
+fn no_entities(_: &Value) -> Value {
+    Value::Null
+}
+
+#[tokio::test]
+async fn fields_whose_types_clash_across_union_members_are_aliased_and_named_back() {
+    let fixture = "type-clash-across-members";
+    let catalog = json!({ r#"search(text:"rust")"#: [
+        { "__typename": "Article", "slug": "intro", "title": "Intro", "related": [
+            { "__typename": "Video", "slug": "demo" },
+            { "__typename": "Article", "slug": "intro" },
+        ] },
+        { "__typename": "Video", "slug": "demo" },
+    ] });
+    let catalog = stub(fixture, "catalog", catalog, no_entities);
+    // The stub refuses what the subgraph would: one key, two types in one selection set.
+    let naive = r#"{ search(text: "rust") { ... on Article { slug } ... on Video { slug } } }"#;
+    let (_, refused) = post(catalog, json!({ "query": naive }), &[]).await;
+    assert_eq!(refused["data"], Value::Null, "{refused}");
+    let (_gateway, port) = gateway(fixture, &[("catalog", catalog)]).await;
+    let query = std::fs::read_to_string(format!(
+        "{FIXTURES}/{fixture}/operations/clashing_types_are_aliased.graphql"
+    ))
+    .expect("the fixture operation");
+    let (status, body) = post(port, json!({ "query": query }), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    assert_eq!(
+        body["data"]["search"],
+        json!([
+            { "slug": "intro", "title": "Intro", "related": [{ "slug": "demo" }, { "slug": "intro" }] },
+            { "slug": "demo" },
+        ])
+    );
+}
+
+/// Each requirement's representation carries the `price` asked with its own arguments.
+fn shipping(representation: &Value) -> Value {
+    let cost = representation["price"].as_i64().unwrap_or_default()
+        * representation["weight"].as_i64().unwrap_or_default();
+    json!({ "__typename": "Item", "shippingUSD": cost, "shippingEUR": cost })
+}
+
+#[tokio::test]
+async fn requirements_with_different_arguments_each_get_their_own_value() {
+    let fixture = "requires-with-arguments";
+    let pricing = json!({ "items": [{
+        "__typename": "Item", "sku": "s1", "title": "Lamp", "weight": 2,
+        r#"price(currency:"USD")"#: 10, r#"price(currency:"EUR")"#: 20, r#"price(currency:"GBP")"#: 30,
+    }] });
+    let subgraphs = [
+        ("pricing", stub(fixture, "pricing", pricing, no_entities)),
+        ("shipping", stub(fixture, "shipping", json!({}), shipping)),
+    ];
+    let (_gateway, port) = gateway(fixture, &subgraphs).await;
+    let query = std::fs::read_to_string(format!(
+        "{FIXTURES}/{fixture}/operations/requirements_with_arguments_are_aliased.graphql"
+    ))
+    .expect("the fixture operation");
+    let (status, body) = post(port, json!({ "query": query }), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    assert_eq!(
+        body["data"]["items"],
+        json!([{ "sku": "s1", "title": "Lamp", "price": 30, "shippingUSD": 20, "shippingEUR": 40 }])
+    );
+}
