@@ -170,6 +170,16 @@ async fn gateway(fixture: &str, subgraphs: &[(&str, u16)]) -> (common::Process, 
     (spawn_gateway(&args, port).await, port)
 }
 
+/// The data of `fixture`'s `operation` (a file under its `operations/`), asserting no errors.
+async fn run(port: u16, fixture: &str, operation: &str) -> Value {
+    let path = format!("{FIXTURES}/{fixture}/operations/{operation}.graphql");
+    let query = std::fs::read_to_string(path).expect("the fixture operation");
+    let (status, body) = post(port, json!({ "query": query }), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    body["data"].clone()
+}
+
 fn no_entities(_: &Value) -> Value {
     Value::Null
 }
@@ -190,15 +200,9 @@ async fn fields_whose_types_clash_across_union_members_are_aliased_and_named_bac
     let (_, refused) = post(catalog, json!({ "query": naive }), &[]).await;
     assert_eq!(refused["data"], Value::Null, "{refused}");
     let (_gateway, port) = gateway(fixture, &[("catalog", catalog)]).await;
-    let query = std::fs::read_to_string(format!(
-        "{FIXTURES}/{fixture}/operations/clashing_types_are_aliased.graphql"
-    ))
-    .expect("the fixture operation");
-    let (status, body) = post(port, json!({ "query": query }), &[]).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["errors"], Value::Null, "{body}");
+    let data = run(port, fixture, "clashing_types_are_aliased").await;
     assert_eq!(
-        body["data"]["search"],
+        data["search"],
         json!([
             { "slug": "intro", "title": "Intro", "related": [{ "slug": "demo" }, { "slug": "intro" }] },
             { "slug": "demo" },
@@ -225,15 +229,9 @@ async fn requirements_with_different_arguments_each_get_their_own_value() {
         ("shipping", stub(fixture, "shipping", json!({}), shipping)),
     ];
     let (_gateway, port) = gateway(fixture, &subgraphs).await;
-    let query = std::fs::read_to_string(format!(
-        "{FIXTURES}/{fixture}/operations/requirements_with_arguments_are_aliased.graphql"
-    ))
-    .expect("the fixture operation");
-    let (status, body) = post(port, json!({ "query": query }), &[]).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["errors"], Value::Null, "{body}");
+    let data = run(port, fixture, "requirements_with_arguments_are_aliased").await;
     assert_eq!(
-        body["data"]["items"],
+        data["items"],
         json!([{ "sku": "s1", "title": "Lamp", "price": 30, "shippingUSD": 20, "shippingEUR": 40 }])
     );
 }

@@ -50,6 +50,22 @@ struct Group {
     conditions: Conditions,
 }
 
+impl Group {
+    /// A root fetch of `graph`.
+    fn root(graph: GraphId) -> Self {
+        Self {
+            graph,
+            entity: None,
+            path: Vec::new(),
+            selections: Selections::default(),
+            deps: Vec::new(),
+            folded: false,
+            interface_object: false,
+            conditions: Vec::new(),
+        }
+    }
+}
+
 struct Builder<'a> {
     supergraph: &'a Supergraph,
     document: &'a Valid<ExecutableDocument>,
@@ -154,16 +170,7 @@ impl Builder<'_> {
         {
             return id;
         }
-        self.groups.push(Group {
-            graph,
-            entity: None,
-            path: Vec::new(),
-            selections: Selections::default(),
-            deps: Vec::new(),
-            folded: false,
-            interface_object: false,
-            conditions: Vec::new(),
-        });
+        self.groups.push(Group::root(graph));
         roots.push(self.groups.len() - 1);
         self.groups.len() - 1
     }
@@ -687,16 +694,7 @@ impl Builder<'_> {
         {
             Some(root) => root,
             None => {
-                self.groups.push(Group {
-                    graph,
-                    entity: None,
-                    path: Vec::new(),
-                    selections: Selections::default(),
-                    deps: Vec::new(),
-                    folded: false,
-                    interface_object: false,
-                    conditions: Vec::new(),
-                });
+                self.groups.push(Group::root(graph));
                 self.extra_roots.push(self.groups.len() - 1);
                 self.groups.len() - 1
             }

@@ -41,6 +41,7 @@ impl<'a> Separator<'a> {
         self.renames.reverse();
         self.renames
     }
+
     /// Separates `selections`, on `parent`.
     pub fn visit(&mut self, parent: &Name, selections: &mut Selections) {
         for selection in &mut selections.0 {
