@@ -23,6 +23,7 @@ directive @shareable on OBJECT | FIELD_DEFINITION
 directive @external on OBJECT | FIELD_DEFINITION
 directive @requires(fields: String!) on FIELD_DEFINITION
 directive @provides(fields: String!) on FIELD_DEFINITION
+directive @interfaceObject on OBJECT
 scalar _Any
 "#;
 
@@ -234,4 +235,48 @@ async fn requirements_with_different_arguments_each_get_their_own_value() {
         data["items"],
         json!([{ "sku": "s1", "title": "Lamp", "price": 30, "shippingUSD": 20, "shippingEUR": 40 }])
     );
+}
+
+/// The order's address, as only geo knows it, found by the order's whole key.
+fn geo(representation: &Value) -> Value {
+    let known = representation["id"] == "o1" && representation["region"] == "eu";
+    let geo = known.then(|| json!({ "lat": 45.76, "lon": 4.83 }));
+    json!({ "__typename": "Order", "address": { "geo": geo } })
+}
+
+#[tokio::test]
+async fn a_value_type_without_a_key_is_fetched_through_its_parent_entity() {
+    let fixture = "parent-entity-call";
+    let shop = json!({ "orders": [
+        { "__typename": "Order", "id": "o1", "region": "eu", "address": { "city": "Lyon" } },
+    ] });
+    let subgraphs = [
+        ("shop", stub(fixture, "shop", shop, no_entities)),
+        ("geo", stub(fixture, "geo", json!({}), geo)),
+    ];
+    let (_gateway, port) = gateway(fixture, &subgraphs).await;
+    let data = run(port, fixture, "below_an_entity_in_the_fetch").await;
+    assert_eq!(
+        data["orders"],
+        json!([{ "id": "o1", "address": { "city": "Lyon", "geo": { "lat": 45.76, "lon": 4.83 } } }])
+    );
+}
+
+/// Badges knows every person as a `Person` (`@interfaceObject`).
+fn badge(representation: &Value) -> Value {
+    assert_eq!(representation["__typename"], "Person", "{representation}");
+    json!({ "__typename": "Person", "id": representation["id"], "badge": "gold" })
+}
+
+#[tokio::test]
+async fn a_field_only_an_interface_object_has_is_fetched_when_asked_on_the_object() {
+    let fixture = "interface-object-field-on-object";
+    let people = json!({ "people": [{ "__typename": "Employee", "id": "e1", "salary": 100 }] });
+    let subgraphs = [
+        ("people", stub(fixture, "people", people, no_entities)),
+        ("badges", stub(fixture, "badges", json!({}), badge)),
+    ];
+    let (_gateway, port) = gateway(fixture, &subgraphs).await;
+    let data = run(port, fixture, "selected_on_the_object").await;
+    assert_eq!(data["people"], json!([{ "salary": 100, "badge": "gold" }]));
 }

@@ -79,6 +79,9 @@ struct Builder<'a> {
     indirection: usize,
     /// The fields from the root down to the selection being planned, with their parent types.
     ancestors: Vec<(Name, executable::Field)>,
+    /// Per ancestor, selections to add to its field's own (an entity's key, when a field below
+    /// is fetched through it).
+    extras: Vec<Selections>,
     /// Root fetches added while planning (a shared root field asked again of another subgraph).
     extra_roots: Vec<GroupId>,
     is_query: bool,
@@ -105,6 +108,7 @@ pub fn plan(
         touched: Vec::new(),
         indirection: 0,
         ancestors: Vec::new(),
+        extras: Vec::new(),
         extra_roots: Vec::new(),
         is_query: operation.operation_type == OperationType::Query,
         conditions: Vec::new(),
@@ -550,6 +554,13 @@ impl Builder<'_> {
             return Ok(());
         }
         let sources = self.supergraph.field_sources(parent, &field.name);
+        // A field no subgraph defines on this object: it comes from an interface of it that a
+        // subgraph models as an object (`@interfaceObject`), through that interface's key.
+        if sources.is_empty()
+            && let Some(interface) = self.interface_object_with(parent, &field.name)
+        {
+            return self.place_field(group, graph, &interface, field, path, provided, out);
+        }
         let provided_here = provided_field(provided, &field.name);
         let local = sources.iter().find(|s| {
             s.graph == graph && s.requires.is_none() && (!s.external || provided_here.is_some())
@@ -588,7 +599,9 @@ impl Builder<'_> {
         let target = self
             .pick_source(&sources, path, parent)
             .ok_or_else(|| PlanError::Unresolvable(parent.to_string(), field.name.to_string()))?;
-        if self.requery_from_root(group, target, parent, field, path)? {
+        if self.requery_from_root(group, target, parent, field, path)?
+            || self.requery_from_ancestor(group, graph, target, parent, field, path)?
+        {
             return Ok(());
         }
         // A key this subgraph can supply directly; else any key of the target, its fields fetched
@@ -611,7 +624,7 @@ impl Builder<'_> {
                     });
                 }
                 needed.push(key.selection_set.clone());
-                to_selections(&key.selection_set)
+                self.to_selections(&key.selection_set)
             }
         };
         let required = target.requires.as_ref().map(alias_arguments);
@@ -645,7 +658,7 @@ impl Builder<'_> {
                     deps.push(dep);
                 }
             }
-            representation.merge(to_selections(set));
+            representation.merge(self.to_selections(set));
             out.merge(required);
         }
         if let Some((_, existing)) = &mut self.groups[child].entity {
@@ -700,8 +713,15 @@ impl Builder<'_> {
             }
         };
         let (provides, here) = (target.provides.as_ref(), target.type_here.as_ref());
-        let mut selection = self.local_field(root, graph, field, path, provides, here)?;
-        for (_, ancestor) in self.ancestors.iter().rev() {
+        let selection = self.local_field(root, graph, field, path, provides, here)?;
+        let selection = self.under_ancestors(selection, 0);
+        self.groups[root].selections.add(selection);
+        Ok(true)
+    }
+
+    /// `selection` inside the fields of the ancestors from `from` down.
+    fn under_ancestors(&self, mut selection: Selection, from: usize) -> Selection {
+        for (_, ancestor) in self.ancestors[from..].iter().rev() {
             selection = Selection::Field {
                 alias: ancestor.alias.clone(),
                 name: ancestor.name.clone(),
@@ -710,8 +730,115 @@ impl Builder<'_> {
                 selections: Some(Selections(vec![selection])),
             };
         }
-        self.groups[root].selections.add(selection);
-        Ok(true)
+        selection
+    }
+
+    /// A type the target subgraph has no key for, below an entity it has a key for (within the
+    /// current fetch) through fields it also resolves: fetch that entity from the target, and the
+    /// path from it down to the field (a "parent entity" call). The entity's key is added to its
+    /// selection here.
+    #[allow(clippy::too_many_arguments)]
+    fn requery_from_ancestor(
+        &mut self,
+        group: GroupId,
+        graph: GraphId,
+        target: &FieldSource,
+        parent: &Name,
+        field: &executable::Field,
+        path: &Path,
+    ) -> Result<bool, PlanError> {
+        let into = target.graph;
+        if self.supergraph.keys(parent, into).any(|k| k.resolvable) || self.ancestors.is_empty() {
+            return Ok(false);
+        }
+        let in_group = self.groups[group].path.len();
+        let mut at = path.len();
+        for level in (0..self.ancestors.len() - 1).rev() {
+            // The objects of `level` are where the field below them was selected.
+            let steps = 1 + list_depth(&self.ancestors[level + 1].1.definition.ty);
+            at = match at.checked_sub(steps) {
+                Some(up) if up >= in_group && self.resolves_below(level, into) => up,
+                _ => return Ok(false),
+            };
+            let entity = self.ancestors[level].0.clone();
+            // The current fetch's own entity already has its representation's fields; an
+            // object inside the fetch gets the key added to its selection.
+            let key = match at == in_group {
+                true => self.key_in_representation(group, &entity, into),
+                false => self.key_for(&entity, into, graph, None).ok(),
+            };
+            let Some(key) = key else {
+                continue;
+            };
+            let mut representation = Selections::default();
+            representation.add(Selection::typename());
+            representation.merge(key.clone());
+            if at > in_group {
+                self.extras[level].merge(representation.clone());
+            }
+            let child = self.entity_group(&path[..at].to_vec(), into, &entity, None, group);
+            if let Some((_, existing)) = &mut self.groups[child].entity {
+                existing.merge(representation);
+            }
+            let (provides, here) = (target.provides.as_ref(), target.type_here.as_ref());
+            let selection = self.local_field(child, into, field, path, provides, here)?;
+            let selection = self.under_ancestors(selection, level + 1);
+            self.groups[child].selections.add(selection);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// A key of `entity` in `graph` made of fields the entity group `group` (of that type)
+    /// represents its objects with.
+    fn key_in_representation(
+        &self,
+        group: GroupId,
+        entity: &Name,
+        graph: GraphId,
+    ) -> Option<Selections> {
+        let (type_name, representation) = self.groups[group].entity.as_ref()?;
+        if type_name != entity {
+            return None;
+        }
+        self.supergraph
+            .keys(entity, graph)
+            .filter(|k| k.resolvable)
+            .map(|k| self.to_selections(&k.selection_set))
+            .find(|key| key.0.iter().all(|field| representation.0.contains(field)))
+    }
+
+    /// An interface of the object `parent` whose `field` some subgraph resolves while modelling
+    /// the interface as an object.
+    fn interface_object_with(&self, parent: &Name, field: &Name) -> Option<Name> {
+        let Some(ExtendedType::Object(object)) = self.supergraph.schema.types.get(parent) else {
+            return None;
+        };
+        object
+            .implements_interfaces
+            .iter()
+            .map(|i| i.name.clone())
+            .find(|interface| {
+                self.supergraph
+                    .field_sources(interface, field)
+                    .iter()
+                    .any(|s| {
+                        self.supergraph
+                            .keys(interface, s.graph)
+                            .any(|k| k.interface_object)
+                    })
+            })
+    }
+
+    /// Whether `graph` resolves the fields of the ancestors below `level`.
+    fn resolves_below(&self, level: usize, graph: GraphId) -> bool {
+        self.ancestors.windows(2).skip(level).all(|pair| {
+            let ((parent, _), (_, field)) = (&pair[0], &pair[1]);
+            self.supergraph
+                .field_sources(parent, &field.name)
+                .iter()
+                .any(|s| s.graph == graph && !s.external)
+        })
     }
 
     /// `field` resolved by `graph` in `group`, its sub-selections planned from there.
@@ -739,6 +866,7 @@ impl Builder<'_> {
             let declared = field.definition.ty.inner_named_type();
             let child_type = here.unwrap_or(declared);
             self.ancestors.push((child_type.clone(), field.clone()));
+            self.extras.push(Selections::default());
             let planned = self.plan_set(
                 group,
                 graph,
@@ -748,7 +876,9 @@ impl Builder<'_> {
                 provided,
             );
             self.ancestors.pop();
+            let extras = self.extras.pop().unwrap_or_default();
             let mut planned = planned?;
+            planned.merge(extras);
             // Shaping tells the members of the supergraph's abstract type by `__typename`.
             if child_type != declared && self.is_abstract(declared) {
                 planned.add(Selection::typename());
@@ -799,7 +929,7 @@ impl Builder<'_> {
             .keys(type_name, target)
             .filter(|key| key.resolvable)
             .find(|key| self.resolvable_here(type_name, &key.selection_set, from, provided))
-            .map(|key| to_selections(&key.selection_set))
+            .map(|key| self.to_selections(&key.selection_set))
             .ok_or_else(|| PlanError::NoKey {
                 type_name: type_name.to_string(),
                 graph: self.supergraph.graphs[target].name.clone(),
@@ -888,6 +1018,45 @@ impl Builder<'_> {
             })
             .map(|(name, _)| name.clone())
             .collect()
+    }
+
+    /// A key or requires field set as selections of a representation: arguments left out,
+    /// aliases kept (see [`alias_arguments`]), and a fragment on an interface or union made one
+    /// per object type, since representations tell types apart by their concrete `__typename`.
+    fn to_selections(&self, set: &SelectionSet) -> Selections {
+        let mut out = Selections::default();
+        for selection in &set.selections {
+            match selection {
+                executable::Selection::Field(f) => out.add(Selection::Field {
+                    alias: f.alias.clone(),
+                    name: f.name.clone(),
+                    arguments: Vec::new(),
+                    directives: ast::DirectiveList::new(),
+                    selections: (!f.selection_set.selections.is_empty())
+                        .then(|| self.to_selections(&f.selection_set)),
+                }),
+                executable::Selection::InlineFragment(f) => {
+                    let inner = self.to_selections(&f.selection_set);
+                    let conditions = match &f.type_condition {
+                        Some(t) if self.is_abstract(t) => self.possible_types(t, None),
+                        Some(t) => vec![t.clone()],
+                        None => {
+                            out.merge(inner);
+                            continue;
+                        }
+                    };
+                    for condition in conditions {
+                        out.add(Selection::InlineFragment {
+                            type_condition: Some(condition),
+                            directives: ast::DirectiveList::new(),
+                            selections: inner.clone(),
+                        });
+                    }
+                }
+                executable::Selection::FragmentSpread(_) => {}
+            }
+        }
+        out
     }
 
     fn is_abstract(&self, type_name: &str) -> bool {
@@ -1250,31 +1419,6 @@ fn provided_field<'s>(provided: Option<&'s SelectionSet>, name: &str) -> Option<
     })
 }
 
-/// A key or requires field set as selections of a representation: arguments left out, aliases
-/// kept (see [`alias_arguments`]).
-fn to_selections(set: &SelectionSet) -> Selections {
-    let mut out = Selections::default();
-    for selection in &set.selections {
-        match selection {
-            executable::Selection::Field(f) => out.add(Selection::Field {
-                alias: f.alias.clone(),
-                name: f.name.clone(),
-                arguments: Vec::new(),
-                directives: ast::DirectiveList::new(),
-                selections: (!f.selection_set.selections.is_empty())
-                    .then(|| to_selections(&f.selection_set)),
-            }),
-            executable::Selection::InlineFragment(f) => out.add(Selection::InlineFragment {
-                type_condition: f.type_condition.clone(),
-                directives: ast::DirectiveList::new(),
-                selections: to_selections(&f.selection_set),
-            }),
-            executable::Selection::FragmentSpread(_) => {}
-        }
-    }
-    out
-}
-
 /// A `@requires` field set whose fields with arguments get an alias made from the arguments:
 /// in the fetch that gets them they cannot clash with the client's own selection of the field
 /// (or another requirement's) with other arguments, and representations read them back by it.
@@ -1325,4 +1469,11 @@ fn has_arguments(set: &SelectionSet) -> bool {
         executable::Selection::InlineFragment(f) => has_arguments(&f.selection_set),
         executable::Selection::FragmentSpread(_) => false,
     })
+}
+
+fn list_depth(ty: &ast::Type) -> usize {
+    match ty {
+        ast::Type::List(inner) | ast::Type::NonNullList(inner) => 1 + list_depth(inner),
+        _ => 0,
+    }
 }
