@@ -633,6 +633,52 @@ async fn condition_nodes_leave_out_the_fetches_of_excluded_selections() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
+#[tokio::test]
+async fn executions_beyond_the_bound_wait_their_turn() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A products stand-in that tracks how many fetches it holds at once. Each waits (up to
+    // 300 ms) for another to arrive, so unbounded executions would overlap there.
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (now_in, most_in) = (now.clone(), most.clone());
+    let products = move |axum::Json(_): axum::Json<Value>| {
+        let (now, most) = (now_in.clone(), most_in.clone());
+        async move {
+            let here = now.fetch_add(1, Ordering::SeqCst) + 1;
+            most.fetch_max(here, Ordering::SeqCst);
+            for _ in 0..30 {
+                if now.load(Ordering::SeqCst) > 1 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            now.fetch_sub(1, Ordering::SeqCst);
+            axum::Json(json!({ "data": { "product": { "name": "Lamp" } } }))
+        }
+    };
+    let app = axum::Router::new().route("/graphql", axum::routing::post(products));
+    let stub = format!("http://127.0.0.1:{}/graphql", serve_in_background(app));
+    let port = free_ports();
+    let config = config_file("limits:\n  max_concurrent_executions: 1\n");
+    let args = gateway_args(
+        port,
+        SUPERGRAPH,
+        &[("products", stub)],
+        &["--config", &config],
+    );
+    let _gateway = spawn_gateway(&args, port).await;
+    // Distinct operations, so no two share a subgraph request.
+    let asks = (1..=4).map(|upc| {
+        let query = format!(r#"{{ product(upc: "{upc}") {{ name }} }}"#);
+        async move { post(port, json!({ "query": query }), &[]).await }
+    });
+    for (status, body) in futures::future::join_all(asks).await {
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["product"]["name"], "Lamp", "{body}");
+    }
+    assert_eq!(most.load(Ordering::SeqCst), 1, "one execution at a time");
+}
+
 async fn login(username: &str) -> String {
     let query = format!(
         r#"mutation {{ login(username: "{username}", password: "mosaic-demo") {{ token }} }}"#

@@ -129,6 +129,9 @@ pub struct LimitsConfig {
     /// Operations in one batched (JSON array) request; 0 turns batching off.
     pub max_batch_size: usize,
     pub max_concurrent_requests: usize,
+    /// Operations executing at once, each holding its subgraph answers until its response is
+    /// written; more wait their turn (within `request_timeout_secs`). 0: eight per CPU core.
+    pub max_concurrent_executions: usize,
     pub max_websocket_connections: usize,
     pub max_subscriptions_per_connection: usize,
     /// Time a websocket client has to send `connection_init` (then: close 4408).
@@ -137,6 +140,16 @@ pub struct LimitsConfig {
     pub subgraph_timeout_secs: u64,
     /// On SIGTERM/SIGINT, how long in-flight requests may take before the process stops.
     pub shutdown_grace_secs: u64,
+}
+
+impl LimitsConfig {
+    /// [`Self::max_concurrent_executions`] with 0 resolved.
+    pub fn executions(&self) -> usize {
+        match self.max_concurrent_executions {
+            0 => 8 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 impl Default for LimitsConfig {
@@ -151,6 +164,7 @@ impl Default for LimitsConfig {
             max_recursion: 256,
             max_batch_size: 16,
             max_concurrent_requests: 1024,
+            max_concurrent_executions: 0,
             max_websocket_connections: 1024,
             max_subscriptions_per_connection: 32,
             websocket_init_timeout_secs: 10,

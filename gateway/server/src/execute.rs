@@ -30,6 +30,9 @@ pub struct Subgraphs {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Identical queries under way, shared rather than sent twice.
     pub in_flight: InFlight<Result<Bytes, String>>,
+    /// Operations executing at once: each holds its answers and tree until its response is
+    /// written, so this bounds the gateway's memory under load; the rest queue.
+    pub executions: Arc<tokio::sync::Semaphore>,
 }
 
 /// What one operation's execution accumulates.

@@ -343,6 +343,8 @@ impl Gateway {
         if let Some(denied) = &ready.denied {
             errors.extend(denied.errors.iter().cloned());
         }
+        // Held until the response is written: the answers and tree live that long.
+        let _turn = self.subgraphs.executions.acquire().await;
         let (mut tree, mut subgraph_errors) = execute(
             &self.subgraphs,
             node,

@@ -82,6 +82,7 @@ pub fn build(
         include_errors: config.include_subgraph_errors(),
         propagation: Propagation::new(&config.headers, &names)?,
         in_flight: Default::default(),
+        executions: Arc::new(Semaphore::new(config.limits.executions())),
         metrics: options.metrics.clone(),
     };
     let settings = Arc::new(Settings::from_config(config));

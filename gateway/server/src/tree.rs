@@ -91,6 +91,9 @@ struct Keys {
     /// Each key's [`fingerprint`]: keys of equal length up to 8 bytes are equal when their
     /// fingerprints are.
     fingerprints: Vec<u64>,
+    /// Each key's last (up to) 8 bytes: with the fingerprint, keys up to 16 bytes compare
+    /// without reading their text.
+    tails: Vec<u64>,
     slots: Vec<u32>,
 }
 
@@ -105,6 +108,7 @@ impl Default for Tree {
             keys: Keys {
                 texts: Vec::new(),
                 fingerprints: Vec::new(),
+                tails: Vec::new(),
                 slots: vec![0; 256],
             },
             field_stack: Vec::new(),
@@ -121,6 +125,19 @@ fn fingerprint(key: &[u8]) -> u64 {
     let n = key.len().min(8);
     head[..n].copy_from_slice(&key[..n]);
     u64::from_le_bytes(head) ^ (key.len() as u64).rotate_right(8)
+}
+
+/// A key's last (up to) 8 bytes, in one word.
+fn tail(key: &[u8]) -> u64 {
+    let mut last = [0u8; 8];
+    let n = key.len().min(8);
+    last[..n].copy_from_slice(&key[key.len() - n..]);
+    u64::from_le_bytes(last)
+}
+
+/// Keys up to 16 bytes are equal when their length, fingerprint and tail are.
+fn same_short_key(key: &[u8], len: usize, print: u64, last: u64) -> bool {
+    key.len() == len && key.len() <= 16 && fingerprint(key) == print && tail(key) == last
 }
 
 fn slot_of(fingerprint: u64, mask: usize) -> usize {
@@ -156,6 +173,12 @@ impl Tree {
             buf,
             depth: 0,
             tree: self,
+            recent: [Recent {
+                len: usize::MAX,
+                print: 0,
+                tail: 0,
+                id: 0,
+            }; RECENT],
         };
         let value = parser.value()?;
         parser.skip_space();
@@ -204,9 +227,10 @@ impl Tree {
                 n => {
                     let id = n - 1;
                     let text = self.keys.texts[id as usize];
+                    let short = text.len() <= 16 && self.keys.tails[id as usize] == tail(key);
                     if self.keys.fingerprints[id as usize] == print
                         && text.len() == key.len()
-                        && (key.len() <= 8 || self.bytes(text) == key)
+                        && (key.len() <= 8 || short || self.bytes(text) == key)
                     {
                         return Ok(id);
                     }
@@ -223,6 +247,7 @@ impl Tree {
         };
         self.keys.texts.push(raw);
         self.keys.fingerprints.push(fingerprint(self.bytes(raw)));
+        self.keys.tails.push(tail(self.bytes(raw)));
         let id = (self.keys.texts.len() - 1) as KeyId;
         self.keys.slots[slot] = id + 1;
         if self.keys.texts.len() * 2 > self.keys.slots.len() {
@@ -437,6 +462,26 @@ impl std::hash::Hasher for FastHasher {
 pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<FastHasher>>;
 
+/// Where the run of string bytes from `i` that need no check ends: the first quote, backslash
+/// or control character, found eight bytes at a time (string bodies are most of a subgraph
+/// answer's bytes). UTF-8 was validated for the whole buffer before.
+fn plain_run_end(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let zero_in = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+        let special = zero_in(word ^ (ONES * u64::from(b'"')))
+            | zero_in(word ^ (ONES * u64::from(b'\\')))
+            | (word.wrapping_sub(ONES * 0x20) & !word & HIGH);
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
 /// Writes a string from its raw (already escaped) JSON text.
 pub fn write_raw_str(out: &mut Vec<u8>, raw: &[u8]) {
     out.push(b'"');
@@ -451,6 +496,19 @@ struct Parser<'b, 't> {
     buf: u32,
     depth: usize,
     tree: &'t mut Tree,
+    /// The key last seen per (depth, field position): objects of a list repeat their keys in
+    /// the same order, so most keys are found here without a table lookup.
+    recent: [Recent; RECENT],
+}
+
+const RECENT: usize = 64;
+
+#[derive(Clone, Copy)]
+struct Recent {
+    len: usize,
+    print: u64,
+    tail: u64,
+    id: KeyId,
 }
 
 impl Parser<'_, '_> {
@@ -512,8 +570,27 @@ impl Parser<'_, '_> {
         value
     }
 
+    /// The id of the key `raw` (the `field`th of its object), from [`Self::recent`] if there.
+    fn key(&mut self, raw: Raw, field: usize) -> KeyId {
+        let text = &self.bytes[raw.start as usize..raw.end as usize];
+        let at = (self.depth * 8 + field) % RECENT;
+        let known = self.recent[at];
+        if same_short_key(text, known.len, known.print, known.tail) {
+            return known.id;
+        }
+        let id = self.tree.intern(raw);
+        self.recent[at] = Recent {
+            len: text.len(),
+            print: fingerprint(text),
+            tail: tail(text),
+            id,
+        };
+        id
+    }
+
     fn object(&mut self) -> Result<Val, Malformed> {
         let mark = self.tree.field_stack.len();
+        let mut field = 0;
         if self.peek() == Some(b'}') {
             self.pos += 1;
         } else {
@@ -522,7 +599,8 @@ impl Parser<'_, '_> {
                     return self.fail();
                 }
                 let key = self.string()?;
-                let key = self.tree.intern(key);
+                let key = self.key(key, field);
+                field += 1;
                 self.expect(b':')?;
                 let value = self.value()?;
                 self.tree.field_stack.push((key, value));
@@ -575,6 +653,7 @@ impl Parser<'_, '_> {
         let start = self.pos + 1;
         let mut i = start;
         loop {
+            i = plain_run_end(self.bytes, i);
             match self.bytes.get(i) {
                 Some(b'"') => break,
                 Some(b'\\') => {
@@ -670,6 +749,53 @@ mod tests {
             round_trip(" { \"a\" : [ 1 , 2 ] } \n").expect("valid"),
             r#"{"a":[1,2]}"#
         );
+    }
+
+    #[test]
+    fn long_strings_keep_every_escape_and_refuse_control_characters() {
+        // Escapes, quotes and control characters at every offset of the 8-byte scan.
+        for at in 0..20 {
+            let pad = "é".repeat(at / 2) + &"a".repeat(at % 2);
+            for special in ["\\\"", "\\\\", "\\n", "\\u00e9"] {
+                let text = format!("[\"{pad}{special}{pad}xxxxxxxxxxxxxxxx\"]");
+                assert_eq!(round_trip(&text).ok(), Some(text.clone()));
+            }
+            let bad = format!("\"{pad}\u{1f}xxxxxxxxxxxxxxxxxxxx\"");
+            assert!(
+                round_trip(&bad).is_err(),
+                "{bad:?} holds a control character"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_alike_at_one_place_stay_apart() {
+        // Same place in successive objects, same length, same first and last bytes.
+        let text = r#"[{"abcdefgh_1":1},{"abcdefgh_2":2},{"abcdefgh_1":3},
+            {"aaaaaaaaXaaaaaaaaa":4},{"aaaaaaaaYaaaaaaaaa":5},{"abcdefgh_2x":6}]"#;
+        let mut tree = Tree::default();
+        let Ok(Val::List(list)) = tree.parse(Bytes::from_static(text.as_bytes())) else {
+            panic!("a list");
+        };
+        let keys = [
+            "abcdefgh_1",
+            "abcdefgh_2",
+            "abcdefgh_1",
+            "aaaaaaaaXaaaaaaaaa",
+            "aaaaaaaaYaaaaaaaaa",
+            "abcdefgh_2x",
+        ];
+        for (n, key) in keys.iter().enumerate() {
+            let Val::Obj(object) = tree.items(list)[n] else {
+                panic!("an object");
+            };
+            let Some(Val::Num(raw)) = tree.get(object, key) else {
+                panic!("{key} in object {n}");
+            };
+            assert_eq!(tree.bytes(raw), (n + 1).to_string().as_bytes());
+        }
+        assert_eq!(tree.key_id("abcdefgh_1"), tree.key_id("abcdefgh_1"));
+        assert_ne!(tree.key_id("abcdefgh_1"), tree.key_id("abcdefgh_2"));
     }
 
     #[test]
