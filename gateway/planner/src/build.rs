@@ -776,7 +776,20 @@ impl Builder<'_> {
             if at > in_group {
                 self.extras[level].merge(representation.clone());
             }
-            let child = self.entity_group(&path[..at].to_vec(), into, &entity, None, group);
+            // Beside the current fetch when it fetched the entity itself: the representation
+            // needs only what that fetch needed.
+            let after = match at == in_group {
+                true => self.groups[group].deps.first().copied().unwrap_or(group),
+                false => group,
+            };
+            let child = self.entity_group(&path[..at].to_vec(), into, &entity, None, after);
+            if at == in_group {
+                for dep in self.groups[group].deps.clone() {
+                    if dep != child && !self.groups[child].deps.contains(&dep) {
+                        self.groups[child].deps.push(dep);
+                    }
+                }
+            }
             if let Some((_, existing)) = &mut self.groups[child].entity {
                 existing.merge(representation);
             }
