@@ -627,9 +627,8 @@ impl Builder<'_> {
                 self.to_selections(&key.selection_set)
             }
         };
-        let required = target.requires.as_ref().map(alias_arguments);
-        let requires_key = requires_key(needed.is_empty(), required.as_ref());
-        needed.extend(required);
+        let requires_key = requires_key(needed.is_empty(), target.requires.as_ref());
+        needed.extend(target.requires.as_ref().map(alias_arguments));
         let mut representation = Selections::default();
         representation.add(Selection::typename());
         representation.merge(key.clone());
@@ -652,12 +651,7 @@ impl Builder<'_> {
             self.indirection -= 1;
             let required = required?;
             let used: Vec<GroupId> = self.touched[before..].to_vec();
-            let deps = &mut self.groups[child].deps;
-            for dep in used {
-                if dep != child && !deps.contains(&dep) {
-                    deps.push(dep);
-                }
-            }
+            self.add_deps(child, &used);
             representation.merge(self.to_selections(set));
             out.merge(required);
         }
@@ -761,9 +755,11 @@ impl Builder<'_> {
                 _ => return Ok(false),
             };
             let entity = self.ancestors[level].0.clone();
-            // The current fetch's own entity already has its representation's fields; an
-            // object inside the fetch gets the key added to its selection.
-            let key = match at == in_group {
+            // The current fetch's own entity already has its representation's fields, so the
+            // new fetch runs beside it; an object inside the fetch gets the key added to its
+            // selection, and the new fetch runs after it.
+            let own_entity = at == in_group;
+            let key = match own_entity {
                 true => self.key_in_representation(group, &entity, into),
                 false => self.key_for(&entity, into, graph, None).ok(),
             };
@@ -772,24 +768,17 @@ impl Builder<'_> {
             };
             let mut representation = Selections::default();
             representation.add(Selection::typename());
-            representation.merge(key.clone());
-            if at > in_group {
-                self.extras[level].merge(representation.clone());
-            }
-            // Beside the current fetch when it fetched the entity itself: the representation
-            // needs only what that fetch needed.
-            let after = match at == in_group {
-                true => self.groups[group].deps.first().copied().unwrap_or(group),
-                false => group,
-            };
-            let child = self.entity_group(&path[..at].to_vec(), into, &entity, None, after);
-            if at == in_group {
-                for dep in self.groups[group].deps.clone() {
-                    if dep != child && !self.groups[child].deps.contains(&dep) {
-                        self.groups[child].deps.push(dep);
-                    }
+            representation.merge(key);
+            let after = match own_entity {
+                true => self.groups[group].deps.clone(),
+                false => {
+                    self.extras[level].merge(representation.clone());
+                    vec![group]
                 }
-            }
+            };
+            let first = after.first().copied().unwrap_or(group);
+            let child = self.entity_group(&path[..at].to_vec(), into, &entity, None, first);
+            self.add_deps(child, &after);
             if let Some((_, existing)) = &mut self.groups[child].entity {
                 existing.merge(representation);
             }
@@ -871,11 +860,8 @@ impl Builder<'_> {
         } else {
             let mut child_path = path.clone();
             child_path.push(PathSegment::Key(field.response_key().to_string()));
-            let mut ty = &field.definition.ty;
-            while let ast::Type::List(inner) | ast::Type::NonNullList(inner) = ty {
-                child_path.push(PathSegment::List);
-                ty = inner;
-            }
+            let lists = list_depth(&field.definition.ty);
+            child_path.extend((0..lists).map(|_| PathSegment::List));
             let declared = field.definition.ty.inner_named_type();
             let child_type = here.unwrap_or(declared);
             self.ancestors.push((child_type.clone(), field.clone()));
@@ -918,12 +904,11 @@ impl Builder<'_> {
         let usable = || sources.iter().filter(|s| !s.external);
         usable()
             .find(|s| {
-                let required = s.requires.as_ref().map(alias_arguments);
                 self.index.contains_key(&(
                     path.clone(),
                     s.graph,
                     parent.clone(),
-                    requires_key(true, required.as_ref()),
+                    requires_key(true, s.requires.as_ref()),
                     self.conditions.clone(),
                 ))
             })
@@ -992,25 +977,28 @@ impl Builder<'_> {
             Some(&id) => id,
             None => {
                 self.groups.push(Group {
-                    graph,
                     entity: Some((type_name.clone(), Selections::default())),
                     path: path.clone(),
-                    selections: Selections::default(),
-                    deps: Vec::new(),
-                    folded: false,
-                    interface_object: false,
                     conditions: self.conditions.clone(),
+                    ..Group::root(graph)
                 });
                 let id = self.groups.len() - 1;
                 self.index.insert(key, id);
                 id
             }
         };
-        if id != after && !self.groups[id].deps.contains(&after) {
-            self.groups[id].deps.push(after);
-        }
+        self.add_deps(id, &[after]);
         self.touched.push(id);
         id
+    }
+
+    /// Makes `group` wait for `deps` (itself and those it waits for already left out).
+    fn add_deps(&mut self, group: GroupId, deps: &[GroupId]) {
+        for &dep in deps {
+            if dep != group && !self.groups[group].deps.contains(&dep) {
+                self.groups[group].deps.push(dep);
+            }
+        }
     }
 
     /// Object types of `abstract_type` that `graph` defines (so may return).

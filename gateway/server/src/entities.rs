@@ -112,6 +112,13 @@ pub fn merge_entities(
     }
 }
 
+/// The objects at `path` below `value`, each once.
+pub fn objects_at(tree: &Tree, value: Val, path: &[PathSegment]) -> Vec<ObjId> {
+    let mut objects = Vec::new();
+    Walk::new(tree, path).collect(value, 0, &mut |_, object| objects.push(object));
+    objects
+}
+
 /// A walk down a plan path to the objects an entity fetch needs.
 struct Walk<'t, 'p> {
     tree: &'t Tree,

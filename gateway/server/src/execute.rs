@@ -265,16 +265,7 @@ impl Run<'_> {
                 .await;
             shared.as_ref().clone()
         };
-        let answer = bytes.and_then(|bytes| self.parse(bytes));
-        if let (
-            Ok(Answer {
-                data: Some(data), ..
-            }),
-            false,
-        ) = (&answer, fetch.renames.is_empty())
-        {
-            rename_keys(&mut self.tree(), *data, &fetch.renames);
-        }
+        let answer = bytes.and_then(|bytes| self.parse(bytes, &fetch.renames));
         let outcome = match &answer {
             Ok(answer) if !answer.errors.is_empty() => "errors",
             Ok(_) => "ok",
@@ -293,9 +284,9 @@ impl Run<'_> {
         }
     }
 
-    /// A GraphQL response into the tree: its `data` object; its `errors`, when there are any,
-    /// read again as plain JSON.
-    fn parse(&self, bytes: Bytes) -> Result<Answer, String> {
+    /// A GraphQL response into the tree: its `data` object, with the keys its fetch aliased
+    /// named back; its `errors`, when there are any, read again as plain JSON.
+    fn parse(&self, bytes: Bytes, renames: &[Rename]) -> Result<Answer, String> {
         let not_graphql = || "the response is not a GraphQL JSON object".to_owned();
         let (data, has_errors) = {
             let mut tree = self.tree();
@@ -306,6 +297,9 @@ impl Run<'_> {
                 Some(Val::Obj(data)) => Some(data),
                 _ => None,
             };
+            if let Some(data) = data {
+                rename_keys(&mut tree, data, renames);
+            }
             let errors = tree.get(response, "errors");
             (data, errors.is_some_and(|e| !matches!(e, Val::Null)))
         };
@@ -385,14 +379,11 @@ impl Run<'_> {
 /// A subgraph error with only its path and code kept.
 /// Names back, in an answer's `data`, the keys its fetch aliased to stay valid.
 fn rename_keys(tree: &mut Tree, data: ObjId, renames: &[Rename]) {
-    let mut objects = Vec::new();
     for rename in renames {
         let Some(from) = tree.key_id(&rename.from) else {
             continue;
         };
-        objects.clear();
-        objects_at(tree, Val::Obj(data), &rename.path, &mut objects);
-        for &object in &objects {
+        for object in entities::objects_at(tree, Val::Obj(data), &rename.path) {
             let applies = rename
                 .type_condition
                 .as_ref()
@@ -401,24 +392,6 @@ fn rename_keys(tree: &mut Tree, data: ObjId, renames: &[Rename]) {
                 tree.rename(object, from, &rename.to);
             }
         }
-    }
-}
-
-/// The objects at `path` below `value`.
-fn objects_at(tree: &Tree, value: Val, path: &[PathSegment], out: &mut Vec<ObjId>) {
-    match (path.split_first(), value) {
-        (None, Val::Obj(object)) => out.push(object),
-        (Some((PathSegment::Key(key), rest)), Val::Obj(object)) => {
-            if let Some(value) = tree.get(object, key) {
-                objects_at(tree, value, rest, out);
-            }
-        }
-        (Some((PathSegment::List, rest)), Val::List(list)) => {
-            for &item in tree.items(list) {
-                objects_at(tree, item, rest, out);
-            }
-        }
-        _ => {}
     }
 }
 

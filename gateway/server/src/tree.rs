@@ -135,11 +135,6 @@ fn tail(key: &[u8]) -> u64 {
     u64::from_le_bytes(last)
 }
 
-/// Keys up to 16 bytes are equal when their length, fingerprint and tail are.
-fn same_short_key(key: &[u8], len: usize, print: u64, last: u64) -> bool {
-    key.len() == len && key.len() <= 16 && fingerprint(key) == print && tail(key) == last
-}
-
 fn slot_of(fingerprint: u64, mask: usize) -> usize {
     (fingerprint.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask
 }
@@ -219,7 +214,7 @@ impl Tree {
     /// `Ok(id)`, or `Err(slot)`: where the key would go.
     fn find_key(&self, key: &[u8]) -> Result<KeyId, usize> {
         let mask = self.keys.slots.len() - 1;
-        let print = fingerprint(key);
+        let (print, last) = (fingerprint(key), tail(key));
         let mut slot = slot_of(print, mask);
         loop {
             match self.keys.slots[slot] {
@@ -227,11 +222,14 @@ impl Tree {
                 n => {
                     let id = n - 1;
                     let text = self.keys.texts[id as usize];
-                    let short = text.len() <= 16 && self.keys.tails[id as usize] == tail(key);
-                    if self.keys.fingerprints[id as usize] == print
+                    // Up to 16 bytes, length, fingerprint and tail are the whole key.
+                    let same = self.keys.fingerprints[id as usize] == print
                         && text.len() == key.len()
-                        && (key.len() <= 8 || short || self.bytes(text) == key)
-                    {
+                        && match key.len() <= 16 {
+                            true => self.keys.tails[id as usize] == last,
+                            false => self.bytes(text) == key,
+                        };
+                    if same {
                         return Ok(id);
                     }
                 }
@@ -573,16 +571,18 @@ impl Parser<'_, '_> {
     /// The id of the key `raw` (the `field`th of its object), from [`Self::recent`] if there.
     fn key(&mut self, raw: Raw, field: usize) -> KeyId {
         let text = &self.bytes[raw.start as usize..raw.end as usize];
+        let (len, print, last) = (text.len(), fingerprint(text), tail(text));
         let at = (self.depth * 8 + field) % RECENT;
         let known = self.recent[at];
-        if same_short_key(text, known.len, known.print, known.tail) {
+        // Up to 16 bytes, length, fingerprint and tail are the whole key.
+        if len <= 16 && (known.len, known.print, known.tail) == (len, print, last) {
             return known.id;
         }
         let id = self.tree.intern(raw);
         self.recent[at] = Recent {
-            len: text.len(),
-            print: fingerprint(text),
-            tail: tail(text),
+            len,
+            print,
+            tail: last,
             id,
         };
         id
