@@ -1,10 +1,10 @@
 //! The accounts GraphQL API: resolvers only; data access lives in `service`.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object, ResultExt, SimpleObject};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use subgraph_kit::graphql::{PageInfo, authenticated, caller, db, page_size, paginate};
+use subgraph_kit::loader::BatchLoader;
 use subgraph_kit::{AppError, Auth};
 
 use crate::entity::user;
@@ -126,7 +126,7 @@ impl Query {
         ctx: &Context<'_>,
         username: String,
     ) -> async_graphql::Result<Option<User>> {
-        let loader = ctx.data_unchecked::<DataLoader<UserByUsername>>();
+        let loader = ctx.data_unchecked::<BatchLoader<UserByUsername>>();
         Ok(loader.load_one(username).await.extend()?.map(User))
     }
 }
@@ -167,7 +167,7 @@ impl Mutation {
 }
 
 async fn load_by_id(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<User>> {
-    let loader = ctx.data_unchecked::<DataLoader<UserById>>();
+    let loader = ctx.data_unchecked::<BatchLoader<UserById>>();
     Ok(loader.load_one(id).await.extend()?.map(User))
 }
 

@@ -1,11 +1,11 @@
 //! The inventory GraphQL API: resolvers only; data access lives in `service`.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Object, ResultExt, Subscription as SubscriptionMacro};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use subgraph_kit::bus::{publish_json, subscribe_json};
 use subgraph_kit::graphql::{bus, caller, db};
+use subgraph_kit::loader::BatchLoader;
 
 use crate::service::{self, QuantityByUpc};
 
@@ -65,7 +65,7 @@ impl Query {
         price: Option<i32>,
         weight: Option<i32>,
     ) -> async_graphql::Result<Product> {
-        let loader = ctx.data_unchecked::<DataLoader<QuantityByUpc>>();
+        let loader = ctx.data_unchecked::<BatchLoader<QuantityByUpc>>();
         let quantity = loader.load_one(upc.clone()).await.extend()?.unwrap_or(0);
         Ok(Product {
             upc,

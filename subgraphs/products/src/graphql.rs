@@ -1,8 +1,8 @@
 //! The products GraphQL API: resolvers only; data access lives in `service`.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, InputObject, Object, ResultExt, SimpleObject};
 use subgraph_kit::graphql::{PageInfo, caller, db, page_size, paginate};
+use subgraph_kit::loader::BatchLoader;
 
 use crate::entity::product;
 use crate::service::{self, NewProduct, ProductByUpc};
@@ -92,7 +92,7 @@ impl Query {
         ctx: &Context<'_>,
         upc: String,
     ) -> async_graphql::Result<Option<Product>> {
-        let loader = ctx.data_unchecked::<DataLoader<ProductByUpc>>();
+        let loader = ctx.data_unchecked::<BatchLoader<ProductByUpc>>();
         Ok(loader.load_one(upc).await.extend()?.map(Product))
     }
 

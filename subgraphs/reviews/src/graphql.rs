@@ -1,10 +1,10 @@
 //! The reviews GraphQL API: resolvers only; data access lives in `service`.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Interface, Object, ResultExt, Subscription as SubscriptionMacro};
 use futures::{Stream, StreamExt};
 use subgraph_kit::bus::{publish_json, subscribe_json};
 use subgraph_kit::graphql::{authenticated, bus, caller, db, page_size};
+use subgraph_kit::loader::BatchLoader;
 use subgraph_kit::{AppError, Caller};
 
 use crate::entity::review;
@@ -72,7 +72,7 @@ impl User {
 
     /// Reviews this user wrote, oldest first.
     async fn reviews(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Review>> {
-        let loader = ctx.data_unchecked::<DataLoader<ReviewsByAuthor>>();
+        let loader = ctx.data_unchecked::<BatchLoader<ReviewsByAuthor>>();
         let rows = loader.load_one(self.id).await.extend()?.unwrap_or_default();
         Ok(rows.into_iter().map(Review).collect())
     }
@@ -108,7 +108,7 @@ impl Product {
 
 impl Product {
     async fn load_reviews(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<review::Model>> {
-        let loader = ctx.data_unchecked::<DataLoader<ReviewsByProduct>>();
+        let loader = ctx.data_unchecked::<BatchLoader<ReviewsByProduct>>();
         Ok(loader
             .load_one(self.upc.clone())
             .await
@@ -125,7 +125,7 @@ impl Query {
         let Ok(id) = id.parse::<i32>() else {
             return Ok(None);
         };
-        let loader = ctx.data_unchecked::<DataLoader<ReviewById>>();
+        let loader = ctx.data_unchecked::<BatchLoader<ReviewById>>();
         Ok(loader.load_one(id).await.extend()?.map(Review))
     }
 
