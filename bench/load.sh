@@ -7,11 +7,21 @@
 # gateway's CPU time per request (user+sys from /proc ÷ requests) and its peak RSS; then the
 # ceiling: the same load sent straight to each subgraph's own busiest query.
 #
-# Usage: bench/load.sh [DURATION_SECONDS (default 20)] [CONNECTIONS (default 50)]
+# DATASET is what the subgraphs are seeded with: `bench` (default) is shaped like the public gateway
+# benchmarks' data (6 users, 5 products, 12 reviews; a ~90 KB answer), so figures compare with
+# theirs; `demo` is the larger demo graph (12 users, 24 products, 72 reviews; a 312 KB answer).
+#
+# Usage: bench/load.sh [DURATION_SECONDS (default 20)] [CONNECTIONS (default 50)] [DATASET (default bench)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-20}"
 CONNECTIONS="${2:-50}"
+DATASET="${3:-bench}"
+case "$DATASET" in
+  bench) USERS=6 PRODUCTS=5 ;;
+  demo) USERS=12 PRODUCTS=24 ;;
+  *) echo "unknown data set: $DATASET (bench or demo)" >&2; exit 2 ;;
+esac
 BASE=5100
 WORK="$(mktemp -d)"
 PIDS=()
@@ -27,7 +37,7 @@ wait_up() { for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$1/health" >/de
 i=1
 for name in accounts products inventory reviews; do
   port=$((BASE + i))
-  RUST_LOG=warn "$BIN/$name" --listen "127.0.0.1:$port" --database-url "sqlite://$WORK/$name.db?mode=rwc" --seed >"$WORK/$name.log" 2>&1 &
+  RUST_LOG=warn "$BIN/$name" --listen "127.0.0.1:$port" --database-url "sqlite://$WORK/$name.db?mode=rwc" --seed --dataset "$DATASET" >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   wait_up "$port"
   i=$((i + 1))
@@ -89,21 +99,31 @@ run_wrk() { # $1 = port, $2 = body file, $3 = label
   echo "$requests" >"$WORK/requests"
 }
 
-echo "== gateway, canonical query, $CONNECTIONS connections, ${DURATION}s"
-before=$(cpu_ticks "$GATEWAY_PID")
+echo "== gateway, canonical query, $CONNECTIONS connections, ${DURATION}s, $DATASET data"
+all_ticks() { for pid in "${PIDS[@]}"; do cpu_ticks "$pid"; done | paste -sd' '; }
+before=$(all_ticks)
 run_wrk "$BASE" "$WORK/canonical.json" "gateway (canonical query)"
-after=$(cpu_ticks "$GATEWAY_PID")
+after=$(all_ticks)
 requests=$(cat "$WORK/requests")
 hz=$(getconf CLK_TCK)
-python3 -c "print(f'gateway CPU per request: {($after - $before) / $hz / $requests * 1000:.3f} ms  ({$requests} requests)')"
+# PIDS holds the four subgraphs, then the gateway.
+python3 - "$before" "$after" "$hz" "$requests" <<'PY'
+import sys
+before, after = ([int(t) for t in a.split()] for a in sys.argv[1:3])
+hz, requests = int(sys.argv[3]), int(sys.argv[4])
+ms = [(a - b) / hz / requests * 1000 for a, b in zip(after, before)]
+print(f"gateway CPU per request: {ms[4]:.3f} ms  ({requests} requests)")
+names = ("accounts", "products", "inventory", "reviews")
+print("subgraphs' CPU per request: " + ", ".join(f"{n} {m:.3f} ms" for n, m in zip(names, ms)))
+PY
 echo "gateway peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2 / 1024}' "/proc/$GATEWAY_PID/status")"
 echo "subgraph fetches per query: $("$BIN/mosaic" plan --supergraph schema/supergraph.graphql --operation schema/operations/canonical.graphql | grep -c 'Fetch(service')"
 
 echo "== ceiling: each subgraph's own busiest query, same load"
 echo '{"query":"{ users { id username name } }"}' >"$WORK/accounts.json"
 echo '{"query":"{ topProducts(first: 5) { upc name price weight } }"}' >"$WORK/products.json"
-python3 -c "import json; print(json.dumps({'query': 'query(\$r: [_Any!]!) { _entities(representations: \$r) { ... on Product { inStock shippingEstimate } } }', 'variables': {'r': [{'__typename': 'Product', 'upc': str(n), 'price': 100 * n, 'weight': 10 * n} for n in range(1, 25)]}}))" >"$WORK/inventory.json"
-python3 -c "import json; print(json.dumps({'query': 'query(\$r: [_Any!]!) { _entities(representations: \$r) { ... on User { reviews { id body product { upc reviews { id body author { id username reviews { id body product { upc } } } } } } } } }', 'variables': {'r': [{'__typename': 'User', 'id': str(n)} for n in range(1, 13)]}}))" >"$WORK/reviews.json"
+python3 -c "import json; print(json.dumps({'query': 'query(\$r: [_Any!]!) { _entities(representations: \$r) { ... on Product { inStock shippingEstimate } } }', 'variables': {'r': [{'__typename': 'Product', 'upc': str(n), 'price': 100 * n, 'weight': 10 * n} for n in range(1, $PRODUCTS + 1)]}}))" >"$WORK/inventory.json"
+python3 -c "import json; print(json.dumps({'query': 'query(\$r: [_Any!]!) { _entities(representations: \$r) { ... on User { reviews { id body product { upc reviews { id body author { id username reviews { id body product { upc } } } } } } } } }', 'variables': {'r': [{'__typename': 'User', 'id': str(n)} for n in range(1, $USERS + 1)]}}))" >"$WORK/reviews.json"
 i=1
 for name in accounts products inventory reviews; do
   run_wrk "$((BASE + i))" "$WORK/$name.json" "$name (direct)"

@@ -403,6 +403,7 @@ async fn start_dev<S: Subgraph>(
         database_url: Some(format!("sqlite://{}?mode=rwc", file.display())),
         jwt_secret: args.jwt_secret.clone(),
         seed: true,
+        dataset: None,
         bus_url: args.bus_url.clone(),
         config: None,
     };

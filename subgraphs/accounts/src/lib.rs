@@ -9,6 +9,7 @@ mod service;
 use async_graphql::{EmptySubscription, Schema};
 use sea_orm::DatabaseConnection;
 use service::{UserById, UserByUsername};
+use subgraph_kit::demo::Dataset;
 use subgraph_kit::loader::dataloader;
 use subgraph_kit::{AppResult, Builder, Subgraph};
 
@@ -34,7 +35,7 @@ impl Subgraph for Accounts {
             .data(dataloader(UserByUsername(db.clone())))
     }
 
-    async fn seed(db: &DatabaseConnection) -> AppResult<()> {
-        seed::seed(db).await
+    async fn seed(db: &DatabaseConnection, dataset: Dataset) -> AppResult<()> {
+        seed::seed(db, dataset).await
     }
 }

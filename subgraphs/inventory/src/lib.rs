@@ -10,6 +10,7 @@ mod service;
 use async_graphql::Schema;
 use sea_orm::DatabaseConnection;
 use service::QuantityByUpc;
+use subgraph_kit::demo::Dataset;
 use subgraph_kit::loader::dataloader;
 use subgraph_kit::{AppResult, Builder, Subgraph};
 
@@ -33,7 +34,7 @@ impl Subgraph for Inventory {
         builder.data(dataloader(QuantityByUpc(db.clone())))
     }
 
-    async fn seed(db: &DatabaseConnection) -> AppResult<()> {
-        seed::seed(db).await
+    async fn seed(db: &DatabaseConnection, dataset: Dataset) -> AppResult<()> {
+        seed::seed(db, dataset).await
     }
 }

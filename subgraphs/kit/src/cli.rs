@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::bus::NatsBus;
 use crate::caller::{Auth, DEV_JWT_SECRET};
+use crate::demo::Dataset;
 use crate::{Context, EventBus, LocalBus, Subgraph, db, server};
 
 #[derive(Parser)]
@@ -69,11 +70,15 @@ pub struct Options {
     /// Load the demo data into an empty database before serving.
     #[arg(long)]
     pub seed: bool,
+    /// Which data `--seed` and `seed` load: `demo`, or `bench` (shaped like the public gateway
+    /// benchmarks' data, for `bench/load.sh`). All subgraphs must use the same one [default: demo].
+    #[arg(long, value_enum, env = "MOSAIC_DATASET")]
+    pub dataset: Option<Dataset>,
     /// Event bus for subscriptions: `nats://HOST:PORT` shares events between replicas
     /// [default: in-process, one replica].
     #[arg(long, env = "MOSAIC_BUS_URL")]
     pub bus_url: Option<String>,
-    /// YAML file with any of `listen`, `database_url`, `jwt_secret`, `bus_url`, `seed`
+    /// YAML file with any of `listen`, `database_url`, `jwt_secret`, `bus_url`, `seed`, `dataset`
     /// (`${VAR}` expanded); flags and their environment variables win over it.
     #[arg(long, env = "MOSAIC_SUBGRAPH_CONFIG")]
     pub config: Option<std::path::PathBuf>,
@@ -88,6 +93,7 @@ struct FileOptions {
     jwt_secret: Option<String>,
     bus_url: Option<String>,
     seed: bool,
+    dataset: Option<Dataset>,
 }
 
 impl Options {
@@ -102,6 +108,7 @@ impl Options {
         self.jwt_secret = self.jwt_secret.or(file.jwt_secret);
         self.bus_url = self.bus_url.or(file.bus_url);
         self.seed |= file.seed;
+        self.dataset = self.dataset.or(file.dataset);
         Ok(self)
     }
 
@@ -161,7 +168,10 @@ async fn main<S: Subgraph>() -> anyhow::Result<()> {
         Command::Migrate { action } => {
             migrate::<S>(&url, action.unwrap_or(MigrateAction::Up)).await?
         }
-        Command::Seed => S::seed(&db::connect_and_migrate::<S::Migrator>(&url).await?).await?,
+        Command::Seed => {
+            let db = db::connect_and_migrate::<S::Migrator>(&url).await?;
+            S::seed(&db, options.dataset.unwrap_or_default()).await?
+        }
         Command::Sdl => print!("{}", server::sdl::<S>()),
     }
     Ok(())
@@ -191,7 +201,7 @@ pub async fn start<S: Subgraph>(options: &Options) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("{}: opening the database", S::NAME))?;
     if options.seed {
-        S::seed(&db).await?;
+        S::seed(&db, options.dataset.unwrap_or_default()).await?;
     }
     let ctx = Context {
         db,
@@ -239,7 +249,7 @@ mod tests {
     #[test]
     fn flags_win_over_the_config_file() {
         let file = std::env::temp_dir().join(format!("mosaic-kit-{}.yaml", std::process::id()));
-        let yaml = "listen: 127.0.0.1:4999\ndatabase_url: ${MOSAIC_KIT_TEST_UNSET:-sqlite://x.db}\nseed: true\n";
+        let yaml = "listen: 127.0.0.1:4999\ndatabase_url: ${MOSAIC_KIT_TEST_UNSET:-sqlite://x.db}\nseed: true\ndataset: bench\n";
         std::fs::write(&file, yaml).expect("writing");
         let options = Options {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 5000))),
@@ -255,6 +265,7 @@ mod tests {
         );
         assert_eq!(options.database_url.as_deref(), Some("sqlite://x.db"));
         assert!(options.seed);
+        assert_eq!(options.dataset, Some(Dataset::Bench));
         std::fs::write(&file, "listn: 127.0.0.1:1\n").expect("writing");
         let err = Options {
             config: Some(file),

@@ -61,6 +61,9 @@ pub trait Subgraph: 'static {
     /// Adds the subgraph's DataLoaders; the pool, `Arc<Auth>` and the bus are added by the kit.
     fn with_loaders(builder: Builder<Self>, db: &DatabaseConnection) -> Builder<Self>;
 
-    /// Loads the deterministic demo data into an empty database; does nothing otherwise.
-    fn seed(db: &DatabaseConnection) -> impl Future<Output = AppResult<()>> + Send;
+    /// Loads the deterministic `dataset` into an empty database; does nothing otherwise.
+    fn seed(
+        db: &DatabaseConnection,
+        dataset: demo::Dataset,
+    ) -> impl Future<Output = AppResult<()>> + Send;
 }

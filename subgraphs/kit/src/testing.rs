@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 use crate::caller::{Auth, DEV_JWT_SECRET};
+use crate::demo::Dataset;
 use crate::{Context, EventBus, LocalBus, Subgraph, db, server};
 
 /// Env var naming a PostgreSQL server (e.g. `postgres://postgres@127.0.0.1:5432`); when set, each
@@ -92,7 +93,9 @@ impl TestServer {
             .await
             .expect("migrating the test database");
         if seed {
-            S::seed(&db).await.expect("seeding the test database");
+            S::seed(&db, Dataset::Demo)
+                .await
+                .expect("seeding the test database");
         }
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();

@@ -9,6 +9,7 @@ mod service;
 use async_graphql::{EmptySubscription, Schema};
 use sea_orm::DatabaseConnection;
 use service::ProductByUpc;
+use subgraph_kit::demo::Dataset;
 use subgraph_kit::loader::dataloader;
 use subgraph_kit::{AppResult, Builder, Subgraph};
 
@@ -32,7 +33,7 @@ impl Subgraph for Products {
         builder.data(dataloader(ProductByUpc(db.clone())))
     }
 
-    async fn seed(db: &DatabaseConnection) -> AppResult<()> {
-        seed::seed(db).await
+    async fn seed(db: &DatabaseConnection, dataset: Dataset) -> AppResult<()> {
+        seed::seed(db, dataset).await
     }
 }

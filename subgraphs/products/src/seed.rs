@@ -1,8 +1,8 @@
-//! Deterministic demo catalog: products `"1"` to `"24"`.
+//! Deterministic catalog: products `"1"` to `"24"` (the demo) or `"5"` (the benchmark data).
 
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait};
 use subgraph_kit::AppResult;
-use subgraph_kit::demo::{PRODUCT_COUNT, upc};
+use subgraph_kit::demo::{Dataset, upc};
 
 use crate::entity::product;
 
@@ -33,12 +33,12 @@ const NAMES: &[&str] = &[
     "Clock",
 ];
 
-pub async fn seed(db: &DatabaseConnection) -> AppResult<()> {
+pub async fn seed(db: &DatabaseConnection, dataset: Dataset) -> AppResult<()> {
     if product::Entity::find().count(db).await? > 0 {
         return Ok(());
     }
     let start = chrono::DateTime::from_timestamp(1_767_225_600, 0).expect("a valid timestamp");
-    let rows = (1..=PRODUCT_COUNT).map(|n| {
+    let rows = (1..=dataset.product_count()).map(|n| {
         let price = 100 + (n * 397) % 1900;
         product::ActiveModel {
             upc: Set(upc(n)),

@@ -1,8 +1,8 @@
-//! Deterministic demo reviews: three per demo product, spread over all demo users.
+//! Deterministic reviews, spread evenly over the data set's users and products.
 
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait};
 use subgraph_kit::AppResult;
-use subgraph_kit::demo::{PRODUCT_COUNT, REVIEW_COUNT, USERS, upc};
+use subgraph_kit::demo::{Dataset, upc};
 
 use crate::entity::review;
 
@@ -16,25 +16,21 @@ const OPENINGS: &[&str] = &[
     "Looks great in the living room.",
 ];
 
-pub async fn seed(db: &DatabaseConnection) -> AppResult<()> {
+pub async fn seed(db: &DatabaseConnection, dataset: Dataset) -> AppResult<()> {
     if review::Entity::find().count(db).await? > 0 {
         return Ok(());
     }
     let start = chrono::DateTime::from_timestamp(1_767_225_600, 0).expect("a valid timestamp");
-    let users = USERS.len() as i32;
-    let rows = (1..=REVIEW_COUNT).map(|n| {
-        let author = &USERS[((n - 1) % users) as usize];
-        // 7 and 24 are coprime: every product gets exactly three reviews.
-        let product = (n * 7) % PRODUCT_COUNT + 1;
+    let users = dataset.users();
+    let rows = (1..=dataset.review_count()).map(|n| {
+        let author = &users[(n - 1) as usize % users.len()];
+        let product = dataset.reviewed_product(n);
         review::ActiveModel {
             id: Set(n),
             product_upc: Set(upc(product)),
             author_id: Set(author.id),
             author_username: Set(author.username.to_owned()),
-            body: Set(format!(
-                "{} Review {n} of product {product}.",
-                OPENINGS[n as usize % OPENINGS.len()]
-            )),
+            body: Set(dataset.review_body(n, OPENINGS[n as usize % OPENINGS.len()])),
             rating: Set(n % 5 + 1),
             created_at: Set(start + chrono::Duration::hours(n.into())),
         }
