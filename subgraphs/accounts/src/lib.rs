@@ -10,7 +10,7 @@ use async_graphql::{EmptySubscription, Schema};
 use sea_orm::DatabaseConnection;
 use service::{UserById, UserByUsername};
 use subgraph_kit::demo::Dataset;
-use subgraph_kit::loader::dataloader;
+use subgraph_kit::loader::BatchLoader;
 use subgraph_kit::{AppResult, Builder, Subgraph};
 
 use graphql::{Mutation, Query};
@@ -31,8 +31,8 @@ impl Subgraph for Accounts {
 
     fn with_loaders(builder: Builder<Self>, db: &DatabaseConnection) -> Builder<Self> {
         builder
-            .data(dataloader(UserById(db.clone())))
-            .data(dataloader(UserByUsername(db.clone())))
+            .data(BatchLoader::new(UserById(db.clone())))
+            .data(BatchLoader::new(UserByUsername(db.clone())))
     }
 
     async fn seed(db: &DatabaseConnection, dataset: Dataset) -> AppResult<()> {

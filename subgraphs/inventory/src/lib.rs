@@ -11,7 +11,7 @@ use async_graphql::Schema;
 use sea_orm::DatabaseConnection;
 use service::QuantityByUpc;
 use subgraph_kit::demo::Dataset;
-use subgraph_kit::loader::dataloader;
+use subgraph_kit::loader::BatchLoader;
 use subgraph_kit::{AppResult, Builder, Subgraph};
 
 use graphql::{Mutation, Query, Subscription};
@@ -31,7 +31,7 @@ impl Subgraph for Inventory {
     }
 
     fn with_loaders(builder: Builder<Self>, db: &DatabaseConnection) -> Builder<Self> {
-        builder.data(dataloader(QuantityByUpc(db.clone())))
+        builder.data(BatchLoader::new(QuantityByUpc(db.clone())))
     }
 
     async fn seed(db: &DatabaseConnection, dataset: Dataset) -> AppResult<()> {

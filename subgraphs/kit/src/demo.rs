@@ -115,6 +115,7 @@ pub enum Dataset {
 }
 
 impl Dataset {
+    /// The users, a prefix of [`USERS`] so that ids and usernames agree across data sets.
     pub fn users(self) -> &'static [DemoUser] {
         match self {
             Dataset::Demo => USERS,

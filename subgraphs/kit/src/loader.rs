@@ -22,30 +22,30 @@ pub struct BatchLoader<L: 'static> {
     asked: Arc<AtomicUsize>,
 }
 
-/// A [`BatchLoader`] over `loader`, its batches run on the tokio runtime.
-pub fn dataloader<K, L>(loader: L) -> BatchLoader<L>
-where
-    K: Send + Sync + Hash + Eq + Clone + 'static,
-    L: Loader<K>,
-{
-    let asked = Arc::new(AtomicUsize::new(0));
-    let seen = asked.clone();
-    // A batch runs in its own task: carry the span of the request that started it, so its SQL
-    // spans stay in that request's trace.
-    let spawn = move |batch| {
-        let seen = seen.clone();
-        tokio::spawn(tracing::Instrument::in_current_span(async move {
-            settle(&seen).await;
-            batch.await;
-        }))
-    };
-    BatchLoader {
-        loader: DataLoader::new(loader, spawn).delay(BATCH_WINDOW),
-        asked,
-    }
-}
-
 impl<L: 'static> BatchLoader<L> {
+    /// A loader over `loader`, its batches run on the tokio runtime.
+    pub fn new<K>(loader: L) -> Self
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        L: Loader<K>,
+    {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let seen = asked.clone();
+        // A batch runs in its own task: carry the span of the request that started it, so its
+        // SQL spans stay in that request's trace.
+        let spawn = move |batch| {
+            let seen = seen.clone();
+            tokio::spawn(tracing::Instrument::in_current_span(async move {
+                settle(&seen).await;
+                batch.await;
+            }))
+        };
+        BatchLoader {
+            loader: DataLoader::new(loader, spawn).delay(BATCH_WINDOW),
+            asked,
+        }
+    }
+
     /// The value for `key`, loaded in one batch with every other key asked for meanwhile.
     pub async fn load_one<K>(&self, key: K) -> Result<Option<L::Value>, L::Error>
     where

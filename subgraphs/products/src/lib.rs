@@ -10,7 +10,7 @@ use async_graphql::{EmptySubscription, Schema};
 use sea_orm::DatabaseConnection;
 use service::ProductByUpc;
 use subgraph_kit::demo::Dataset;
-use subgraph_kit::loader::dataloader;
+use subgraph_kit::loader::BatchLoader;
 use subgraph_kit::{AppResult, Builder, Subgraph};
 
 use graphql::{Mutation, Query};
@@ -30,7 +30,7 @@ impl Subgraph for Products {
     }
 
     fn with_loaders(builder: Builder<Self>, db: &DatabaseConnection) -> Builder<Self> {
-        builder.data(dataloader(ProductByUpc(db.clone())))
+        builder.data(BatchLoader::new(ProductByUpc(db.clone())))
     }
 
     async fn seed(db: &DatabaseConnection, dataset: Dataset) -> AppResult<()> {

@@ -11,7 +11,7 @@ use async_graphql::Schema;
 use sea_orm::DatabaseConnection;
 use service::{ReviewById, ReviewsByAuthor, ReviewsByProduct};
 use subgraph_kit::demo::Dataset;
-use subgraph_kit::loader::dataloader;
+use subgraph_kit::loader::BatchLoader;
 use subgraph_kit::{AppResult, Builder, Subgraph};
 
 use graphql::{Mutation, Query, Subscription};
@@ -32,9 +32,9 @@ impl Subgraph for Reviews {
 
     fn with_loaders(builder: Builder<Self>, db: &DatabaseConnection) -> Builder<Self> {
         builder
-            .data(dataloader(ReviewById(db.clone())))
-            .data(dataloader(ReviewsByAuthor(db.clone())))
-            .data(dataloader(ReviewsByProduct(db.clone())))
+            .data(BatchLoader::new(ReviewById(db.clone())))
+            .data(BatchLoader::new(ReviewsByAuthor(db.clone())))
+            .data(BatchLoader::new(ReviewsByProduct(db.clone())))
     }
 
     async fn seed(db: &DatabaseConnection, dataset: Dataset) -> AppResult<()> {
