@@ -403,9 +403,8 @@ async fn start_dev<S: Subgraph>(
         database_url: Some(format!("sqlite://{}?mode=rwc", file.display())),
         jwt_secret: args.jwt_secret.clone(),
         seed: true,
-        dataset: None,
         bus_url: args.bus_url.clone(),
-        config: None,
+        ..Options::default()
     };
     start::<S>(&options).await
 }

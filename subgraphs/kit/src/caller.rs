@@ -36,7 +36,7 @@ pub struct Claims {
 }
 
 /// The verified identity behind one request (or one websocket connection).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum Caller {
     #[default]
     Anonymous,

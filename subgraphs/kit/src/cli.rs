@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -9,6 +10,7 @@ use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 
 use crate::bus::NatsBus;
+use crate::cache::ResponseCache;
 use crate::caller::{Auth, DEV_JWT_SECRET};
 use crate::demo::Dataset;
 use crate::{Context, EventBus, LocalBus, Subgraph, db, server};
@@ -78,8 +80,14 @@ pub struct Options {
     /// [default: in-process, one replica].
     #[arg(long, env = "MOSAIC_BUS_URL")]
     pub bus_url: Option<String>,
-    /// YAML file with any of `listen`, `database_url`, `jwt_secret`, `bus_url`, `seed`, `dataset`
-    /// (`${VAR}` expanded); flags and their environment variables win over it.
+    /// Keep answers to read-only operations this many seconds, per caller unless no resolver
+    /// read the caller; any write clears them. Other replicas' writes show after at most this
+    /// long [default: 0, no cache].
+    #[arg(long, env = "MOSAIC_RESPONSE_CACHE_SECONDS")]
+    pub response_cache_seconds: Option<u64>,
+    /// YAML file with any of `listen`, `database_url`, `jwt_secret`, `bus_url`, `seed`, `dataset`,
+    /// `response_cache_seconds` (`${VAR}` expanded); flags and their environment variables win
+    /// over it.
     #[arg(long, env = "MOSAIC_SUBGRAPH_CONFIG")]
     pub config: Option<std::path::PathBuf>,
 }
@@ -94,6 +102,7 @@ struct FileOptions {
     bus_url: Option<String>,
     seed: bool,
     dataset: Option<Dataset>,
+    response_cache_seconds: Option<u64>,
 }
 
 impl Options {
@@ -109,6 +118,7 @@ impl Options {
         self.bus_url = self.bus_url.or(file.bus_url);
         self.seed |= file.seed;
         self.dataset = self.dataset.or(file.dataset);
+        self.response_cache_seconds = self.response_cache_seconds.or(file.response_cache_seconds);
         Ok(self)
     }
 
@@ -127,6 +137,11 @@ impl Options {
             ),
             None => Arc::new(LocalBus::default()),
         })
+    }
+
+    fn cache(&self) -> Option<Arc<ResponseCache>> {
+        let seconds = self.response_cache_seconds.filter(|&s| s > 0)?;
+        Some(Arc::new(ResponseCache::new(Duration::from_secs(seconds))))
     }
 
     fn auth(&self) -> Auth {
@@ -207,6 +222,7 @@ pub async fn start<S: Subgraph>(options: &Options) -> anyhow::Result<Running> {
         db,
         auth: Arc::new(options.auth()),
         bus: options.bus().await?,
+        cache: options.cache(),
     };
     let listen = options
         .listen
@@ -249,7 +265,7 @@ mod tests {
     #[test]
     fn flags_win_over_the_config_file() {
         let file = std::env::temp_dir().join(format!("mosaic-kit-{}.yaml", std::process::id()));
-        let yaml = "listen: 127.0.0.1:4999\ndatabase_url: ${MOSAIC_KIT_TEST_UNSET:-sqlite://x.db}\nseed: true\ndataset: bench\n";
+        let yaml = "listen: 127.0.0.1:4999\ndatabase_url: ${MOSAIC_KIT_TEST_UNSET:-sqlite://x.db}\nseed: true\ndataset: bench\nresponse_cache_seconds: 2\n";
         std::fs::write(&file, yaml).expect("writing");
         let options = Options {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 5000))),
@@ -266,6 +282,7 @@ mod tests {
         assert_eq!(options.database_url.as_deref(), Some("sqlite://x.db"));
         assert!(options.seed);
         assert_eq!(options.dataset, Some(Dataset::Bench));
+        assert!(options.cache().is_some());
         std::fs::write(&file, "listn: 127.0.0.1:1\n").expect("writing");
         let err = Options {
             config: Some(file),

@@ -5,6 +5,7 @@ use sea_orm::DatabaseConnection;
 
 use std::sync::Arc;
 
+use crate::cache::CallerRead;
 use crate::{AppError, AppResult, Caller, EventBus};
 
 /// The database pool the schema was built with.
@@ -12,9 +13,13 @@ pub fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
     ctx.data_unchecked::<DatabaseConnection>()
 }
 
-/// The request's verified caller (anonymous when the transport set none).
+/// The request's verified caller (anonymous when the transport set none). Resolvers read it only
+/// through here: the response cache relies on knowing whether an answer depended on it.
 pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
     static ANONYMOUS: Caller = Caller::Anonymous;
+    if let Some(read) = ctx.data_opt::<Arc<CallerRead>>() {
+        read.mark();
+    }
     ctx.data_opt::<Caller>().unwrap_or(&ANONYMOUS)
 }
 

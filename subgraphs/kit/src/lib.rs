@@ -2,10 +2,11 @@
 //!
 //! A subgraph implements [`Subgraph`] (name, port, migrator, schema, seed) and gets from this crate
 //! its command line ([`cli`]), its database bootstrap ([`db`]), who is calling ([`caller`]), stable
-//! error codes ([`error`]), an event bus for subscriptions ([`bus`]) and its HTTP + websocket server
-//! ([`server`]).
+//! error codes ([`error`]), an event bus for subscriptions ([`bus`]), an optional response cache
+//! ([`cache`]) and its HTTP + websocket server ([`server`]).
 
 pub mod bus;
+pub mod cache;
 pub mod caller;
 pub mod cli;
 pub mod config;
@@ -30,12 +31,14 @@ pub use bus::{EventBus, LocalBus, NatsBus};
 pub use caller::{Auth, Caller};
 pub use error::{AppError, AppResult};
 
-/// Everything a running subgraph's resolvers need, handed to [`Subgraph::app`].
+/// Everything a running subgraph needs, handed to [`Subgraph::app`].
 #[derive(Clone)]
 pub struct Context {
     pub db: DatabaseConnection,
     pub auth: Arc<Auth>,
     pub bus: Arc<dyn EventBus>,
+    /// Answers to read-only operations, when `--response-cache-seconds` is set.
+    pub cache: Option<Arc<cache::ResponseCache>>,
 }
 
 /// The root types of a subgraph's schema.

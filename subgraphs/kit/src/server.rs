@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::cache::{CallerRead, InvalidateOnWrite, ResponseCache};
 use crate::caller::{Auth, AuthError, Caller};
 use crate::{Context, Subgraph};
 
@@ -29,14 +30,25 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 struct Endpoint<E> {
     executor: E,
     auth: Arc<Auth>,
+    cache: Option<Arc<ResponseCache>>,
 }
 
 /// `/graphql` for `executor`: POST and GET queries, websocket subscriptions on the same path.
-pub fn graphql_router<E: Executor>(executor: E, auth: Arc<Auth>) -> Router {
+/// With a `cache`, POSTed read-only operations are answered from it (see [`crate::cache`]).
+pub fn graphql_router<E: Executor>(
+    executor: E,
+    auth: Arc<Auth>,
+    cache: Option<Arc<ResponseCache>>,
+) -> Router {
+    let endpoint = Endpoint {
+        executor,
+        auth,
+        cache,
+    };
     Router::new()
         .route("/graphql", get(get_graphql::<E>).post(post_graphql::<E>))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(Arc::new(Endpoint { executor, auth }))
+        .with_state(Arc::new(endpoint))
 }
 
 /// POST with a JSON body. The body is read whole under [`MAX_BODY_BYTES`] before parsing.
@@ -52,14 +64,61 @@ async fn post_graphql<E: Executor>(
             return graphql_error(status, "BAD_REQUEST", &rejection.body_text());
         }
     };
-    match serde_json::from_slice::<async_graphql::Request>(&body) {
-        Ok(request) => execute(&endpoint, &headers, request).await,
-        Err(err) => graphql_error(
-            StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
-            &format!("the body is not a GraphQL request: {err}"),
-        ),
+    if let Some(cache) = &endpoint.cache {
+        return execute_cached(&endpoint, cache, &headers, body).await;
     }
+    match serde_json::from_slice(&body) {
+        Ok(request) => execute(&endpoint, &headers, request).await,
+        Err(err) => not_a_request(&err),
+    }
+}
+
+/// HTTP 400 for a body that is not a GraphQL request.
+fn not_a_request(err: &serde_json::Error) -> Response {
+    let message = format!("the body is not a GraphQL request: {err}");
+    graphql_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message)
+}
+
+/// [`execute`] through the response cache: a live answer is sent as it was stored; otherwise
+/// the operation runs and its answer is stored when it has no errors.
+async fn execute_cached<E: Executor>(
+    endpoint: &Endpoint<E>,
+    cache: &ResponseCache,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let caller = match endpoint.auth.caller_from_headers(headers) {
+        Ok(caller) => caller,
+        Err(err) => return unauthenticated(&err),
+    };
+    if let Some(answer) = cache.get(&body, &caller) {
+        return graphql_body(answer);
+    }
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(err) => return not_a_request(&err),
+    };
+    let generation = cache.generation();
+    let read = Arc::new(CallerRead::default());
+    let request = request.data(read.clone());
+    let response = run(endpoint, headers, caller.clone(), request).await;
+    // Only plain answers are kept: errors may pass, and headers would need keeping too.
+    let plain = response.is_ok()
+        && response.http_headers.is_empty()
+        && response.cache_control.value().is_none();
+    if !plain {
+        return GraphQLResponse::from(response).into_response();
+    }
+    let answer = Bytes::from(serde_json::to_vec(&response).expect("a GraphQL response serializes"));
+    let caller = read.was_read().then_some(caller);
+    cache.put(generation, body, caller, answer.clone());
+    graphql_body(answer)
+}
+
+/// An answer already serialized, with the one header [`GraphQLResponse`] gives a plain one.
+fn graphql_body(answer: Bytes) -> Response {
+    let content_type = header::HeaderValue::from_static("application/graphql-response+json");
+    ([(header::CONTENT_TYPE, content_type)], answer).into_response()
 }
 
 async fn get_graphql<E: Executor>(
@@ -90,16 +149,25 @@ async fn execute<E: Executor>(
     headers: &HeaderMap,
     request: async_graphql::Request,
 ) -> Response {
-    // One span per operation, continuing the caller's trace (`traceparent`).
-    let span = tracing::info_span!("graphql");
-    crate::telemetry::extract(headers, &span);
     match endpoint.auth.caller_from_headers(headers) {
         Ok(caller) => {
-            let response = endpoint.executor.execute(request.data(caller));
-            GraphQLResponse::from(response.instrument(span).await).into_response()
+            GraphQLResponse::from(run(endpoint, headers, caller, request).await).into_response()
         }
         Err(err) => unauthenticated(&err),
     }
+}
+
+/// Executes `request` as `caller`, in a span continuing the caller's trace (`traceparent`).
+async fn run<E: Executor>(
+    endpoint: &Endpoint<E>,
+    headers: &HeaderMap,
+    caller: Caller,
+    request: async_graphql::Request,
+) -> async_graphql::Response {
+    let span = tracing::info_span!("graphql");
+    crate::telemetry::extract(headers, &span);
+    let response = endpoint.executor.execute(request.data(caller));
+    response.instrument(span).await
 }
 
 /// HTTP 401 with a GraphQL error: a bad credential is refused, never treated as anonymous.
@@ -226,17 +294,20 @@ pub async fn shutdown_signal() {
 /// The subgraph's schema with its loaders and the shared data (pool, auth, bus) attached.
 pub fn schema<S: Subgraph>(ctx: Context) -> Schema<S::Query, S::Mutation, S::Subscription> {
     let builder = crate::graphql::federated(S::schema_builder());
-    S::with_loaders(builder, &ctx.db)
+    let mut builder = S::with_loaders(builder, &ctx.db)
         .data(ctx.db)
         .data(ctx.auth)
-        .data(ctx.bus)
-        .finish()
+        .data(ctx.bus);
+    if let Some(cache) = ctx.cache {
+        builder = builder.extension(InvalidateOnWrite(cache));
+    }
+    builder.finish()
 }
 
 /// The subgraph's `/graphql` endpoint.
 pub fn router<S: Subgraph>(ctx: Context) -> Router {
-    let auth = ctx.auth.clone();
-    graphql_router(schema::<S>(ctx), auth)
+    let (auth, cache) = (ctx.auth.clone(), ctx.cache.clone());
+    graphql_router(schema::<S>(ctx), auth, cache)
 }
 
 /// The Federation v2 SDL checked in under `schema/`. async-graphql's export stops at v2.5 without

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
+use crate::cache::ResponseCache;
 use crate::caller::{Auth, DEV_JWT_SECRET};
 use crate::demo::Dataset;
 use crate::{Context, EventBus, LocalBus, Subgraph, db, server};
@@ -71,9 +72,15 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start<S: Subgraph>() -> Self {
+        Self::start_with_cache::<S>(None).await
+    }
+
+    /// [`start`](Self::start), keeping answers in a response cache for `ttl` when given.
+    pub async fn start_with_cache<S: Subgraph>(ttl: Option<Duration>) -> Self {
         let url = fresh_database_url(S::NAME).await;
         let bus = Arc::new(LocalBus::default());
-        let mut server = Self::serve::<S>(&url, bus.clone(), true).await;
+        let cache = ttl.map(|ttl| Arc::new(ResponseCache::new(ttl)));
+        let mut server = Self::serve::<S>(&url, bus.clone(), true, cache).await;
         server.local_bus = Some(bus);
         server
     }
@@ -85,10 +92,15 @@ impl TestServer {
         bus: Arc<dyn EventBus>,
         seed: bool,
     ) -> Self {
-        Self::serve::<S>(database_url, bus, seed).await
+        Self::serve::<S>(database_url, bus, seed, None).await
     }
 
-    async fn serve<S: Subgraph>(url: &str, bus: Arc<dyn EventBus>, seed: bool) -> Self {
+    async fn serve<S: Subgraph>(
+        url: &str,
+        bus: Arc<dyn EventBus>,
+        seed: bool,
+        cache: Option<Arc<ResponseCache>>,
+    ) -> Self {
         let mut db = db::connect_and_migrate::<S::Migrator>(url)
             .await
             .expect("migrating the test database");
@@ -107,6 +119,7 @@ impl TestServer {
             db: db.clone(),
             auth: auth.clone(),
             bus,
+            cache,
         };
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
