@@ -75,15 +75,14 @@ impl ResponseCache {
     /// The live answer to `body`: the one shared by all callers, else `caller`'s own.
     pub fn get(&self, body: &Bytes, caller: &Caller) -> Option<Bytes> {
         let mut state = self.lock();
-        let shared = Key {
+        let key = |caller: Option<Caller>| Key {
             body: body.clone(),
-            caller: None,
+            caller,
         };
-        let own = Key {
-            body: body.clone(),
-            caller: Some(caller.clone()),
-        };
-        state.live(&shared).or_else(|| state.live(&own))
+        // The caller is cloned only when no shared answer is there.
+        state
+            .live(&key(None))
+            .or_else(|| state.live(&key(Some(caller.clone()))))
     }
 
     /// To read before executing, and hand back to [`put`](Self::put).
