@@ -82,6 +82,9 @@ struct Builder<'a> {
     /// Per ancestor, selections to add to its field's own (an entity's key, when a field below
     /// is fetched through it).
     extras: Vec<Selections>,
+    /// Per ancestor, the subgraphs that could resolve the path down to it, each with the
+    /// field's named type there (see [`Builder::candidates_for`]).
+    candidates: Vec<Vec<(GraphId, Name)>>,
     /// Root fetches added while planning (a shared root field asked again of another subgraph).
     extra_roots: Vec<GroupId>,
     is_query: bool,
@@ -109,6 +112,7 @@ pub fn plan(
         indirection: 0,
         ancestors: Vec::new(),
         extras: Vec::new(),
+        candidates: Vec::new(),
         extra_roots: Vec::new(),
         is_query: operation.operation_type == OperationType::Query,
         conditions: Vec::new(),
@@ -384,10 +388,12 @@ impl Builder<'_> {
         let ty = condition.clone().unwrap_or_else(|| parent.clone());
         let graphs = self.supergraph.type_graphs(&ty);
         let never_here = !graphs.is_empty() && !graphs.contains(&graph);
-        // In this subgraph the object may not belong to the union or implement the interface.
+        // In this subgraph the object may not belong to the union or implement the interface,
+        // or not in another subgraph that could resolve this path as well.
         let not_a_member = self.is_abstract(parent)
             && !self.is_abstract(&ty)
-            && !self.supergraph.is_member_in(parent, &ty, graph);
+            && (!self.supergraph.is_member_in(parent, &ty, graph)
+                || !self.member_of_every_candidate(&ty, graph));
         // Where the subgraph types a field as one object type, fragments on others never apply.
         let other_object = !self.is_abstract(parent)
             && ty != *parent
@@ -577,8 +583,8 @@ impl Builder<'_> {
         }
         if let Some(source) = local {
             let nested = source.provides.as_ref().or(provided_here);
-            let here = source.type_here.clone();
-            let selection = self.local_field(group, graph, field, path, nested, here.as_ref())?;
+            let here = source.type_here.as_ref();
+            let selection = self.local_field(group, graph, parent, field, path, nested, here)?;
             out.add(selection);
             return Ok(());
         }
@@ -659,7 +665,8 @@ impl Builder<'_> {
             existing.merge(representation);
         }
         let (provides, here) = (target.provides.as_ref(), target.type_here.as_ref());
-        let selection = self.local_field(child, target.graph, field, path, provides, here)?;
+        let selection =
+            self.local_field(child, target.graph, parent, field, path, provides, here)?;
         self.groups[child].selections.add(selection);
         Ok(())
     }
@@ -707,7 +714,7 @@ impl Builder<'_> {
             }
         };
         let (provides, here) = (target.provides.as_ref(), target.type_here.as_ref());
-        let selection = self.local_field(root, graph, field, path, provides, here)?;
+        let selection = self.local_field(root, graph, parent, field, path, provides, here)?;
         let selection = self.under_ancestors(selection, 0);
         self.groups[root].selections.add(selection);
         Ok(true)
@@ -783,7 +790,7 @@ impl Builder<'_> {
                 existing.merge(representation);
             }
             let (provides, here) = (target.provides.as_ref(), target.type_here.as_ref());
-            let selection = self.local_field(child, into, field, path, provides, here)?;
+            let selection = self.local_field(child, into, parent, field, path, provides, here)?;
             let selection = self.under_ancestors(selection, level + 1);
             self.groups[child].selections.add(selection);
             return Ok(true);
@@ -843,13 +850,15 @@ impl Builder<'_> {
         })
     }
 
-    /// `field` resolved by `graph` in `group`, its sub-selections planned from there.
-    /// `field` as `graph` resolves it; `here` is its type there when that differs from the
-    /// supergraph's (an object where the supergraph has an abstract type).
+    /// `field` (of `parent`) resolved by `graph` in `group`, its sub-selections planned from
+    /// there. `here` is its type there when that differs from the supergraph's (an object where
+    /// the supergraph has an abstract type).
+    #[allow(clippy::too_many_arguments)]
     fn local_field(
         &mut self,
         group: GroupId,
         graph: GraphId,
+        parent: &Name,
         field: &executable::Field,
         path: &Path,
         provided: Option<&SelectionSet>,
@@ -864,8 +873,10 @@ impl Builder<'_> {
             child_path.extend((0..lists).map(|_| PathSegment::List));
             let declared = field.definition.ty.inner_named_type();
             let child_type = here.unwrap_or(declared);
+            let candidates = self.candidates_for(parent, field, graph, child_type);
             self.ancestors.push((child_type.clone(), field.clone()));
             self.extras.push(Selections::default());
+            self.candidates.push(candidates);
             let planned = self.plan_set(
                 group,
                 graph,
@@ -875,6 +886,7 @@ impl Builder<'_> {
                 provided,
             );
             self.ancestors.pop();
+            self.candidates.pop();
             let extras = self.extras.pop().unwrap_or_default();
             let mut planned = planned?;
             planned.merge(extras);
@@ -890,6 +902,65 @@ impl Builder<'_> {
             arguments: field.arguments.clone(),
             directives: field.directives.clone(),
             selections,
+        })
+    }
+
+    /// The subgraphs that could resolve the client's path down to `field` of `parent`, each with
+    /// the field's named type there (`here` for `graph`, which resolves it now): of those that
+    /// resolve the field, the ones that could resolve the parent's position, and, the parent
+    /// being an entity, any that can fetch it by a key (an entity hop reaches them from
+    /// wherever the parent came from). A field `graph` has only through a `@provides` is that
+    /// subgraph's own answer, which no other subgraph stands in for: `graph` alone.
+    fn candidates_for(
+        &self,
+        parent: &Name,
+        field: &executable::Field,
+        graph: GraphId,
+        here: &Name,
+    ) -> Vec<(GraphId, Name)> {
+        let sources = self.supergraph.field_sources(parent, &field.name);
+        if !sources.iter().any(|s| s.graph == graph && !s.external) {
+            return vec![(graph, here.clone())];
+        }
+        let above = self.candidates.last();
+        let declared = field.definition.ty.inner_named_type();
+        sources
+            .into_iter()
+            .filter(|s| !s.external)
+            .filter(|s| {
+                s.graph == graph
+                    || above.is_none_or(|above| above.iter().any(|(g, _)| *g == s.graph))
+                    || self.supergraph.keys(parent, s.graph).any(|k| k.resolvable)
+            })
+            .map(|s| (s.graph, s.type_here.unwrap_or_else(|| declared.clone())))
+            .collect()
+    }
+
+    /// Whether every subgraph that could resolve the current position (see
+    /// [`Builder::candidates_for`]) may return `object` there. When several could (shareable fields,
+    /// entity keys), `graph` is only the one this plan happened to pick, so it is asked only for
+    /// the members they all have: the answer must not depend on that pick. With one candidate,
+    /// its own members apply (`plan_fragment` checks those). Key and `@requires` fields are
+    /// fetched whole: the subgraph needing them gets what it asked for.
+    fn member_of_every_candidate(&self, object: &Name, graph: GraphId) -> bool {
+        let Some(candidates) = self.candidates.last() else {
+            return true;
+        };
+        if self.indirection > 0
+            || candidates.len() < 2
+            || !candidates.iter().any(|(g, _)| *g == graph)
+        {
+            return true;
+        }
+        candidates.iter().all(|(g, ty)| match self.is_abstract(ty) {
+            // A subgraph typing the field as one object (`@join__field(type:)`) returns only it.
+            false => ty == object,
+            // A subgraph modelling an interface as an object (`@interfaceObject`) knows none of
+            // its implementations: the interface's home tells them apart, not it.
+            true => {
+                self.supergraph.keys(ty, *g).any(|k| k.interface_object)
+                    || self.supergraph.is_member_in(ty, object, *g)
+            }
         })
     }
 
