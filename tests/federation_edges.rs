@@ -280,3 +280,40 @@ async fn a_field_only_an_interface_object_has_is_fetched_when_asked_on_the_objec
     let data = run(port, fixture, "selected_on_the_object").await;
     assert_eq!(data["people"], json!([{ "salary": 100, "badge": "gold" }]));
 }
+
+/// Store knows shelf `s1`'s own box, holding a book and a mug.
+fn store_shelf(representation: &Value) -> Value {
+    let items = json!([
+        { "__typename": "Book", "title": "Dune" },
+        { "__typename": "Mug", "color": "blue" },
+    ]);
+    json!({ "__typename": "Shelf", "id": representation["id"], "storeBox": { "items": items } })
+}
+
+#[tokio::test]
+async fn union_members_below_a_shareable_path_are_those_every_candidate_subgraph_has() {
+    let fixture = "partial-union-below-shareable";
+    let warehouse = json!({ "warehouseShelf": { "__typename": "Shelf", "id": "s1", "box": {
+        "items": [{ "__typename": "Book", "title": "Dune" }, { "__typename": "Lamp", "watts": 60 }],
+    } } });
+    let subgraphs = [
+        (
+            "warehouse",
+            stub(fixture, "warehouse", warehouse, no_entities),
+        ),
+        ("store", stub(fixture, "store", json!({}), store_shelf)),
+    ];
+    let (_gateway, port) = gateway(fixture, &subgraphs).await;
+    // Store could resolve `box.items` too, and has no `Lamp`: its `watts` is not asked.
+    let data = run(port, fixture, "below_a_warehouse_root").await;
+    assert_eq!(
+        data["warehouseShelf"]["box"]["items"],
+        json!([{ "__typename": "Book", "title": "Dune" }, { "__typename": "Lamp", "watts": null }])
+    );
+    // `storeBox` is store's alone: after the hop, store's members are asked.
+    let data = run(port, fixture, "after_an_entity_hop").await;
+    assert_eq!(
+        data["warehouseShelf"]["storeBox"]["items"],
+        json!([{ "__typename": "Book", "title": "Dune" }, { "__typename": "Mug", "color": "blue" }])
+    );
+}
