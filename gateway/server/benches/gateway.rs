@@ -8,6 +8,7 @@ use mosaic::entities;
 use mosaic::pipeline::Gateway;
 use mosaic::response::Projection;
 use mosaic::serve::{self, GatewayOptions};
+use mosaic::transport::Transport;
 use mosaic::tree::{Tree, Val};
 use mosaic_planner::{PathSegment, PlanNode, Requires};
 use serde_json::{Map, Value, json};
@@ -20,7 +21,7 @@ fn gateway() -> Gateway {
     serve::build(
         SUPERGRAPH,
         &GatewayOptions::default(),
-        reqwest::Client::new(),
+        Transport::new(false),
     )
     .expect("the demo supergraph loads")
 }

@@ -15,13 +15,16 @@ use tracing::Instrument as _;
 
 use crate::dedup::InFlight;
 use crate::entities;
+use crate::transport::{Address, Transport};
 use crate::tree::{ObjId, Step, Tree, Val};
 
 /// The subgraphs' addresses and the HTTP client they share.
 pub struct Subgraphs {
-    pub client: reqwest::Client,
+    pub transport: Arc<Transport>,
     /// URL per graph id, as the supergraph (or config) says.
     pub urls: Vec<String>,
+    /// The same, parsed once.
+    pub addresses: Vec<Address>,
     pub timeout: Duration,
     /// Pass subgraph error messages on; when off, clients read "Subgraph errors redacted".
     pub include_errors: bool,
@@ -240,15 +243,16 @@ impl Run<'_> {
         let headers = &self.headers[fetch.graph];
         let mut traced = headers.clone();
         subgraph_kit::telemetry::inject(&span, &mut traced);
-        let request = subgraphs
-            .client
-            .post(&subgraphs.urls[fetch.graph])
-            .headers(traced)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .timeout(subgraphs.timeout);
+        let address = &subgraphs.addresses[fetch.graph];
+        let post = |body| {
+            subgraphs
+                .transport
+                .post(address, traced, body, subgraphs.timeout)
+                .instrument(span.clone())
+        };
         let started = std::time::Instant::now();
         let bytes = if fetch.operation.starts_with("mutation") {
-            post(request.body(body)).instrument(span.clone()).await
+            post(body).await
         } else {
             // Identical queries with identical headers share one request. The trace context
             // differs per request, so it is not part of that identity.
@@ -259,9 +263,7 @@ impl Run<'_> {
             }
             let shared = subgraphs
                 .in_flight
-                .run(hasher.finish(), || {
-                    post(request.body(body)).instrument(span.clone())
-                })
+                .run(hasher.finish(), || post(body))
                 .await;
             shared.as_ref().clone()
         };
@@ -404,25 +406,4 @@ fn redacted(error: &Value) -> Value {
         out["extensions"] = json!({ "code": code });
     }
     out
-}
-
-/// Sends one subgraph request; the response body, or why there is none.
-async fn post(request: reqwest::RequestBuilder) -> Result<Bytes, String> {
-    Err(match request.send().await {
-        Ok(response) if response.status().is_success() => match response.bytes().await {
-            Ok(bytes) => return Ok(bytes),
-            Err(err) => format!("reading the response failed: {err}"),
-        },
-        Ok(response) => format!("HTTP status {}", response.status()),
-        Err(err) if err.is_timeout() => "the request timed out".to_owned(),
-        Err(err) => format!("the request failed: {}", root_cause(&err)),
-    })
-}
-
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = err;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }

@@ -289,18 +289,13 @@ async fn ready(State(edge): State<Edge>) -> Response {
         .supergraph
         .graphs
         .iter()
-        .zip(&subgraphs.urls)
-        .map(|(graph, url)| {
+        .zip(&subgraphs.addresses)
+        .map(|(graph, address)| {
+            let body = br#"{"query":"{ __typename }"}"#.to_vec();
             let probe = subgraphs
-                .client
-                .post(url)
-                .json(&json!({ "query": "{ __typename }" }))
-                .timeout(READY_TIMEOUT)
-                .send();
-            async move {
-                let up = probe.await.is_ok_and(|r| r.status().is_success());
-                (!up).then(|| graph.name.clone())
-            }
+                .transport
+                .post(address, HeaderMap::new(), body, READY_TIMEOUT);
+            async move { probe.await.is_err().then(|| graph.name.clone()) }
         });
     let down: Vec<String> = join_all(probes).await.into_iter().flatten().collect();
     match down.is_empty() {

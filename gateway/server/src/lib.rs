@@ -19,6 +19,7 @@ pub mod playground;
 pub mod registry;
 pub mod response;
 pub mod serve;
+pub mod transport;
 pub mod tree;
 pub mod upstream;
 pub mod ws;

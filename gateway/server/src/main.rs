@@ -11,6 +11,7 @@ use subgraph_kit::cli::{Options, start};
 
 use mosaic::config::{Config, Profile};
 use mosaic::serve::{self, GatewayOptions, SupergraphSource};
+use mosaic::transport::Transport;
 
 /// The gateway allocates many small JSON nodes per request; mimalloc handles that pattern far
 /// better than the system allocator.
@@ -262,7 +263,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<()> {
         Ok(text) => text,
         Err(_) => args.operation.clone(),
     };
-    let gateway = serve::build(&sdl, &GatewayOptions::default(), reqwest::Client::new())?;
+    let gateway = serve::build(&sdl, &GatewayOptions::default(), Transport::new(false))?;
     let prepared = gateway
         .prepare(&operation, args.operation_name.as_deref())
         .map_err(|e| anyhow::anyhow!("{e}: {}", serde_json::Value::Array(e.errors())))?;

@@ -17,6 +17,7 @@ use crate::headers::Propagation;
 use crate::http::{self, Current, Edge};
 use crate::metrics::Metrics;
 use crate::pipeline::{Gateway, Settings};
+use crate::transport::{self, Transport};
 use tokio::sync::Semaphore;
 
 /// How often the supergraph file is checked for changes.
@@ -63,7 +64,7 @@ pub struct Running {
 pub fn build(
     sdl: &str,
     options: &GatewayOptions,
-    client: reqwest::Client,
+    transport: Arc<Transport>,
 ) -> anyhow::Result<Gateway> {
     let supergraph = Arc::new(Supergraph::parse(sdl)?);
     let mut urls: Vec<String> = supergraph.graphs.iter().map(|g| g.url.clone()).collect();
@@ -76,7 +77,8 @@ pub fn build(
     let config = &options.config;
     let names: Vec<&str> = supergraph.graphs.iter().map(|g| g.name.as_str()).collect();
     let subgraphs = Subgraphs {
-        client,
+        transport,
+        addresses: urls.iter().map(|url| transport::address(url)).collect(),
         urls,
         timeout: Duration::from_secs(config.limits.subgraph_timeout_secs),
         include_errors: config.include_subgraph_errors(),
@@ -90,28 +92,20 @@ pub fn build(
 }
 
 pub async fn start(options: GatewayOptions) -> anyhow::Result<Running> {
-    let builder = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(5));
-    // h2c: HTTP/2 without TLS, by prior knowledge (subgraphs must accept it, as Mosaic's do);
-    // one connection per subgraph then carries every concurrent fetch.
-    let client = match options.config.subgraph_h2c {
-        true => builder.http2_prior_knowledge().build()?,
-        false => builder.build()?,
-    };
+    // h2c only when configured: subgraphs must accept it (Mosaic's do).
+    let transport = Transport::new(options.config.subgraph_h2c);
     let auth_client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .build()?;
     let (sdl, modified) = read(&options.supergraph)?;
-    let gateway = build(&sdl, &options, client.clone())?;
+    let gateway = build(&sdl, &options, transport.clone())?;
     let current: Current = Arc::new(RwLock::new(Arc::new(gateway)));
     if let SupergraphSource::File(path) = &options.supergraph {
         tokio::spawn(watch(
             path.clone(),
             modified,
             options.clone(),
-            client,
+            transport,
             current.clone(),
         ));
     }
@@ -179,7 +173,7 @@ async fn watch(
     path: PathBuf,
     mut seen: Option<SystemTime>,
     options: GatewayOptions,
-    client: reqwest::Client,
+    transport: Arc<Transport>,
     current: Current,
 ) {
     let mut ticks = tokio::time::interval(WATCH_INTERVAL);
@@ -192,7 +186,7 @@ async fn watch(
         seen = modified;
         let loaded = std::fs::read_to_string(&path)
             .map_err(anyhow::Error::from)
-            .and_then(|sdl| build(&sdl, &options, client.clone()));
+            .and_then(|sdl| build(&sdl, &options, transport.clone()));
         match loaded {
             // In-flight requests keep the `Arc` of the gateway they started with.
             Ok(gateway) => {

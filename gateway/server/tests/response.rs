@@ -2,6 +2,7 @@
 
 use mosaic::response::Projection;
 use mosaic::serve::{self, GatewayOptions};
+use mosaic::transport::Transport;
 use mosaic::tree::{Tree, Val};
 use serde_json::{Map, Value, json};
 
@@ -12,7 +13,7 @@ fn shape(case: &str, query: &str, merged: Value) -> (Value, Vec<Value>) {
         env!("CARGO_MANIFEST_DIR")
     );
     let sdl = std::fs::read_to_string(path).expect("the fixture supergraph");
-    let gateway = serve::build(&sdl, &GatewayOptions::default(), reqwest::Client::new())
+    let gateway = serve::build(&sdl, &GatewayOptions::default(), Transport::new(false))
         .expect("the supergraph loads");
     let prepared = gateway.prepare(query, None).expect("the query is valid");
     let operation = prepared
