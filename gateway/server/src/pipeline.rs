@@ -3,6 +3,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use apollo_compiler::ExecutableDocument;
@@ -106,6 +107,9 @@ pub struct Prepared {
     key: u64,
     /// Some callers may not see all of it (`@authenticated`, `@requiresScopes`, `@policy`).
     protected: bool,
+    /// The size of its last response body: the next one's buffer is sized by it, as the sum of
+    /// the subgraph answers can be several times the response and the body is held until sent.
+    last_size: AtomicUsize,
 }
 
 /// A response body, and what the metrics need to know of it.
@@ -269,6 +273,7 @@ impl Gateway {
             plan: Arc::new(plan),
             key,
             protected,
+            last_size: AtomicUsize::new(0),
         });
         self.cache
             .lock()
@@ -365,7 +370,12 @@ impl Gateway {
         let mut projection = Projection::new(schema, &ready.prepared.document, &ready.coerced);
         projection.known_errors = &errors;
         projection.denied = ready.denied.as_ref();
-        let mut body = Vec::with_capacity(4096 + tree.size_hint());
+        let last_size = ready.prepared.last_size.load(Ordering::Relaxed);
+        let capacity = match last_size {
+            0 => 4096 + tree.size_hint(),
+            size => size + size / 8,
+        };
+        let mut body = Vec::with_capacity(capacity);
         body.extend_from_slice(b"{\"data\":");
         projection.write_data(ready.prepared.operation(), &tree, &mut body);
         errors.append(&mut projection.new_errors);
@@ -382,6 +392,10 @@ impl Gateway {
             serde_json::to_writer(&mut body, &plan).expect("writing JSON to memory cannot fail");
         }
         body.push(b'}');
+        ready
+            .prepared
+            .last_size
+            .store(body.len(), Ordering::Relaxed);
         (body, !errors.is_empty())
     }
 
