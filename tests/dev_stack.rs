@@ -634,6 +634,44 @@ async fn condition_nodes_leave_out_the_fetches_of_excluded_selections() {
 }
 
 #[tokio::test]
+async fn a_subgraph_answer_over_the_size_bound_fails_only_its_fetch() {
+    // An inventory stand-in whose answers carry 8 KB of extensions.
+    let inventory = |axum::Json(body): axum::Json<Value>| async move {
+        let count = body["variables"]["representations"]
+            .as_array()
+            .map_or(0, Vec::len);
+        let entities = vec![json!({ "inStock": true }); count];
+        let padding = "x".repeat(8 * 1024);
+        axum::Json(
+            json!({ "data": { "_entities": entities }, "extensions": { "padding": padding } }),
+        )
+    };
+    let app = axum::Router::new().route("/graphql", axum::routing::post(inventory));
+    let stub = format!("http://127.0.0.1:{}/graphql", serve_in_background(app));
+    let query = json!({ "query": r#"{ product(upc: "1") { name inStock } }"# });
+    let bounded = config_file("limits:\n  max_subgraph_response_bytes: 4096\n");
+    for (config, within) in [(None, true), (Some(bounded.as_str()), false)] {
+        let port = free_ports();
+        let extra: Vec<&str> = config.map(|c| vec!["--config", c]).unwrap_or_default();
+        let args = gateway_args(port, SUPERGRAPH, &[("inventory", stub.clone())], &extra);
+        let _gateway = spawn_gateway(&args, port).await;
+        let (status, body) = post(port, query.clone(), &[]).await;
+        assert_eq!(status, 200);
+        if within {
+            assert!(body.get("errors").is_none(), "{body}");
+            assert_eq!(body["data"]["product"]["inStock"], true);
+            continue;
+        }
+        // `inStock: Boolean!` is lost, so the null bubbles to `product`; the error says why.
+        assert_eq!(body["data"], json!({ "product": null }), "{body}");
+        assert_eq!(code(&body), "SUBREQUEST_HTTP_ERROR");
+        assert_eq!(body["errors"][0]["extensions"]["serviceName"], "inventory");
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("larger than 4096 bytes"), "{body}");
+    }
+}
+
+#[tokio::test]
 async fn executions_beyond_the_bound_wait_their_turn() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -138,6 +138,9 @@ pub struct LimitsConfig {
     pub websocket_init_timeout_secs: u64,
     pub request_timeout_secs: u64,
     pub subgraph_timeout_secs: u64,
+    /// Largest subgraph response body accepted; a larger one fails its fetch
+    /// (`SUBREQUEST_HTTP_ERROR`), as it would be held whole in memory.
+    pub max_subgraph_response_bytes: usize,
     /// On SIGTERM/SIGINT, how long in-flight requests may take before the process stops.
     pub shutdown_grace_secs: u64,
 }
@@ -170,6 +173,7 @@ impl Default for LimitsConfig {
             websocket_init_timeout_secs: 10,
             request_timeout_secs: 60,
             subgraph_timeout_secs: 30,
+            max_subgraph_response_bytes: 64 * 1024 * 1024,
             shutdown_grace_secs: 30,
         }
     }

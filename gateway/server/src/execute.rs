@@ -4,7 +4,6 @@
 
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, join_all};
@@ -15,7 +14,7 @@ use tracing::Instrument as _;
 
 use crate::dedup::InFlight;
 use crate::entities;
-use crate::transport::{Address, Transport};
+use crate::transport::{Address, Bounds, Transport};
 use crate::tree::{ObjId, Step, Tree, Val};
 
 /// The subgraphs' addresses and the HTTP client they share.
@@ -25,7 +24,8 @@ pub struct Subgraphs {
     pub urls: Vec<String>,
     /// The same, parsed once.
     pub addresses: Vec<Address>,
-    pub timeout: Duration,
+    /// Time and response size each fetch may take.
+    pub bounds: Bounds,
     /// Pass subgraph error messages on; when off, clients read "Subgraph errors redacted".
     pub include_errors: bool,
     /// Which client headers each subgraph gets.
@@ -247,7 +247,7 @@ impl Run<'_> {
         let post = |body| {
             subgraphs
                 .transport
-                .post(address, traced, body, subgraphs.timeout)
+                .post(address, traced, body, subgraphs.bounds)
                 .instrument(span.clone())
         };
         let started = std::time::Instant::now();

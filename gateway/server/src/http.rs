@@ -292,9 +292,13 @@ async fn ready(State(edge): State<Edge>) -> Response {
         .zip(&subgraphs.addresses)
         .map(|(graph, address)| {
             let body = br#"{"query":"{ __typename }"}"#.to_vec();
+            let bounds = crate::transport::Bounds {
+                timeout: READY_TIMEOUT,
+                ..subgraphs.bounds
+            };
             let probe = subgraphs
                 .transport
-                .post(address, HeaderMap::new(), body, READY_TIMEOUT);
+                .post(address, HeaderMap::new(), body, bounds);
             async move { probe.await.is_err().then(|| graph.name.clone()) }
         });
     let down: Vec<String> = join_all(probes).await.into_iter().flatten().collect();

@@ -80,7 +80,10 @@ pub fn build(
         transport,
         addresses: urls.iter().map(|url| transport::address(url)).collect(),
         urls,
-        timeout: Duration::from_secs(config.limits.subgraph_timeout_secs),
+        bounds: transport::Bounds {
+            timeout: Duration::from_secs(config.limits.subgraph_timeout_secs),
+            max_bytes: config.limits.max_subgraph_response_bytes,
+        },
         include_errors: config.include_subgraph_errors(),
         propagation: Propagation::new(&config.headers, &names)?,
         in_flight: Default::default(),

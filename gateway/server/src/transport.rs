@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, Method, Request, Uri, header};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -20,6 +20,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Transport {
     client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// What one fetch may take: time, and bytes of response body (held in memory until the
+/// request's response is written).
+#[derive(Clone, Copy, Debug)]
+pub struct Bounds {
+    pub timeout: Duration,
+    pub max_bytes: usize,
 }
 
 /// A subgraph's address: parsed once, or why it cannot be used (reported by each fetch to it,
@@ -48,15 +56,15 @@ impl Transport {
         Arc::new(Self { client })
     }
 
-    /// POSTs `body` (JSON) with `headers` to `address`; the response body of a 2xx answer, or
-    /// why there is none, all within `timeout`. The future owns what it needs, so that
-    /// identical fetches of several requests can share it.
+    /// POSTs `body` (JSON) with `headers` to `address`; the response body of a 2xx answer of at
+    /// most `bounds.max_bytes`, or why there is none, all within `bounds.timeout`. The future
+    /// owns what it needs, so that identical fetches of several requests can share it.
     pub fn post(
         self: &Arc<Self>,
         address: &Address,
         headers: HeaderMap,
         body: Vec<u8>,
-        timeout: Duration,
+        bounds: Bounds,
     ) -> impl Future<Output = Result<Bytes, String>> + Send + 'static {
         let request = address.clone().map(|uri| {
             let mut request = Request::new(Full::new(Bytes::from(body)));
@@ -80,12 +88,19 @@ impl Transport {
                 if !response.status().is_success() {
                     return Err(format!("HTTP status {}", response.status()));
                 }
-                match response.into_body().collect().await {
+                match Limited::new(response.into_body(), bounds.max_bytes)
+                    .collect()
+                    .await
+                {
                     Ok(body) => Ok(body.to_bytes()),
+                    Err(err) if err.is::<LengthLimitError>() => Err(format!(
+                        "the response is larger than {} bytes",
+                        bounds.max_bytes
+                    )),
                     Err(err) => Err(format!("reading the response failed: {err}")),
                 }
             };
-            tokio::time::timeout(timeout, exchange)
+            tokio::time::timeout(bounds.timeout, exchange)
                 .await
                 .unwrap_or_else(|_| Err("the request timed out".to_owned()))
         }
