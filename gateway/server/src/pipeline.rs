@@ -103,7 +103,7 @@ pub struct Prepared {
     pub document: Valid<ExecutableDocument>,
     pub operation_name: Option<String>,
     pub plan: Arc<QueryPlan>,
-    /// The plan cache's key.
+    /// The plan cache's key: the normalised operation's (see [`Gateway::prepare`]).
     key: u64,
     /// Some callers may not see all of it (`@authenticated`, `@requiresScopes`, `@policy`).
     protected: bool,
@@ -204,7 +204,11 @@ pub struct Gateway {
     pub subgraphs: Subgraphs,
     pub settings: Arc<Settings>,
     rules: Rules,
+    /// By operation text: a repeated request is neither parsed nor validated again.
     cache: Mutex<LruCache<u64, Arc<Prepared>>>,
+    /// By normalised operation: the same operation sent with other spacing, comments or
+    /// formatting is planned once.
+    plans: Mutex<LruCache<u64, Arc<QueryPlan>>>,
     cut_plans: Mutex<LruCache<u64, Arc<QueryPlan>>>,
 }
 
@@ -218,6 +222,7 @@ impl Gateway {
             subgraphs,
             settings,
             cache: Mutex::new(LruCache::new(size)),
+            plans: Mutex::new(LruCache::new(size)),
             cut_plans: Mutex::new(LruCache::new(cut_size)),
         }
     }
@@ -227,19 +232,19 @@ impl Gateway {
     }
 
     /// Parses, validates and plans, or returns the cached result for the same text and name.
+    /// Plans are cached by the normalised operation (the document printed back without
+    /// comments or formatting), its name and the supergraph.
     pub fn prepare(
         &self,
         query: &str,
         operation_name: Option<&str>,
     ) -> Result<Arc<Prepared>, RequestError> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (query, operation_name, self.supergraph.hash).hash(&mut hasher);
-        let key = hasher.finish();
+        let text_key = self.key_of(query, operation_name);
         if let Some(hit) = self
             .cache
             .lock()
             .expect("no panics under the cache lock")
-            .get(&key)
+            .get(&text_key)
         {
             self.subgraphs.metrics.plan_cache_hits.inc();
             return Ok(hit.clone());
@@ -261,8 +266,9 @@ impl Gateway {
             .operations
             .get(operation_name)
             .map_err(|e| RequestError::UnknownOperation(e.message().to_string()))?;
-        let plan = mosaic_planner::plan(&self.supergraph, &document, operation)
-            .map_err(|e| RequestError::Plan(e.to_string()))?;
+        let normalised = document.serialize().no_indent().to_string();
+        let key = self.key_of(&normalised, operation.name.as_deref());
+        let plan = self.plan(key, &document, operation)?;
         let protected = !self
             .rules
             .check(&document, &operation.selection_set, &Caller::ANONYMOUS)
@@ -270,7 +276,7 @@ impl Gateway {
         let prepared = Arc::new(Prepared {
             operation_name: operation.name.as_ref().map(|n| n.to_string()),
             document,
-            plan: Arc::new(plan),
+            plan,
             key,
             protected,
             last_size: AtomicUsize::new(0),
@@ -278,9 +284,33 @@ impl Gateway {
         self.cache
             .lock()
             .expect("no panics under the cache lock")
-            .put(key, prepared.clone());
+            .put(text_key, prepared.clone());
         self.subgraphs.metrics.planned(started.elapsed());
         Ok(prepared)
+    }
+
+    fn key_of(&self, operation: &str, name: Option<&str>) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (operation, name, self.supergraph.hash).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// The plan cached for the normalised operation `key`, or a new one.
+    fn plan(
+        &self,
+        key: u64,
+        document: &Valid<ExecutableDocument>,
+        operation: &apollo_compiler::executable::Operation,
+    ) -> Result<Arc<QueryPlan>, RequestError> {
+        let lock = || self.plans.lock().expect("no panics under the cache lock");
+        if let Some(plan) = lock().get(&key) {
+            return Ok(plan.clone());
+        }
+        let plan = mosaic_planner::plan(&self.supergraph, document, operation)
+            .map_err(|e| RequestError::Plan(e.to_string()))?;
+        let plan = Arc::new(plan);
+        lock().put(key, plan.clone());
+        Ok(plan)
     }
 
     /// Runs one request to a response body.
@@ -524,4 +554,35 @@ fn to_bytes_map(variables: &Map<String, Value>) -> apollo_compiler::response::Js
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::{GatewayOptions, build};
+    use crate::transport::Transport;
+
+    const SUPERGRAPH: &str = include_str!("../../../schema/supergraph.graphql");
+
+    #[test]
+    fn one_operation_formatted_differently_is_planned_once() {
+        let gateway = build(
+            SUPERGRAPH,
+            &GatewayOptions::default(),
+            Transport::new(false),
+        )
+        .expect("the demo supergraph loads");
+        let compact = r#"query Top{topProducts(first:2){name reviews{body}}}"#;
+        let spaced = "# the same operation\nquery Top {\n  topProducts(first: 2) {\n    name\n    reviews { body }\n  }\n}\n";
+        let other = r#"query Top{topProducts(first:3){name reviews{body}}}"#;
+        let first = gateway.prepare(compact, None).expect("valid");
+        let again = gateway.prepare(spaced, Some("Top")).expect("valid");
+        assert!(!Arc::ptr_eq(&first, &again), "another text is parsed again");
+        assert!(
+            Arc::ptr_eq(&first.plan, &again.plan),
+            "but not planned again"
+        );
+        let different = gateway.prepare(other, None).expect("valid");
+        assert!(!Arc::ptr_eq(&first.plan, &different.plan));
+    }
 }
