@@ -20,9 +20,7 @@ use crate::tree::{ObjId, Step, Tree, Val};
 /// The subgraphs' addresses and the HTTP client they share.
 pub struct Subgraphs {
     pub transport: Arc<Transport>,
-    /// URL per graph id, as the supergraph (or config) says.
-    pub urls: Vec<String>,
-    /// The same, parsed once.
+    /// Address per graph id, as the supergraph (or config) says, parsed once.
     pub addresses: Vec<Address>,
     /// Time and response size each fetch may take.
     pub bounds: Bounds,

@@ -79,7 +79,6 @@ pub fn build(
     let subgraphs = Subgraphs {
         transport,
         addresses: urls.iter().map(|url| transport::address(url)).collect(),
-        urls,
         bounds: transport::Bounds {
             timeout: Duration::from_secs(config.limits.subgraph_timeout_secs),
             max_bytes: config.limits.max_subgraph_response_bytes,

@@ -291,12 +291,15 @@ impl WsExecutor {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let url = &gateway.subgraphs.urls[root.graph];
-        let events = match upstream::subscribe(url, &root.operation, variables, authorization).await
-        {
-            Ok(events) => events,
-            Err(failure) => return once(upstream_error(&root, &failure)),
+        let url = match &gateway.subgraphs.addresses[root.graph] {
+            Ok(uri) => uri.to_string(),
+            Err(failure) => return once(upstream_error(&root, failure)),
         };
+        let events =
+            match upstream::subscribe(&url, &root.operation, variables, authorization).await {
+                Ok(events) => events,
+                Err(failure) => return once(upstream_error(&root, &failure)),
+            };
         let shared = Arc::new((gateway, ready, rest, context, root, slot));
         events
             .then(move |event| {
