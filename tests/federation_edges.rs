@@ -98,45 +98,52 @@ impl Stub {
                 _ => self.root[lookup(field)].clone(),
             };
             let key = field.response_key().to_string();
-            data.insert(key, project(&value, &field.selection_set));
+            data.insert(key, self.project(&value, &field.selection_set));
         }
         json!({ "data": data })
     }
-}
 
-/// `value` as `set` selects it: by response key, fragments applied by `__typename`.
-fn project(value: &Value, set: &executable::SelectionSet) -> Value {
-    match value {
-        Value::Array(items) => items.iter().map(|item| project(item, set)).collect(),
-        Value::Object(object) if !set.selections.is_empty() => {
-            let mut out = Map::new();
-            fill(object, set, &mut out);
-            Value::Object(out)
+    /// `value` as `set` selects it: by response key, fragments applied by `__typename` (and the
+    /// subgraph's own interfaces and unions).
+    fn project(&self, value: &Value, set: &executable::SelectionSet) -> Value {
+        match value {
+            Value::Array(items) => items.iter().map(|item| self.project(item, set)).collect(),
+            Value::Object(object) if !set.selections.is_empty() => {
+                let mut out = Map::new();
+                self.fill(object, set, &mut out);
+                Value::Object(out)
+            }
+            other => other.clone(),
         }
-        other => other.clone(),
     }
-}
 
-fn fill(object: &Map<String, Value>, set: &executable::SelectionSet, out: &mut Map<String, Value>) {
-    for selection in &set.selections {
-        match selection {
-            executable::Selection::Field(f) => {
-                let value = object.get(&lookup(f)).cloned().unwrap_or(Value::Null);
-                out.insert(
-                    f.response_key().to_string(),
-                    project(&value, &f.selection_set),
-                );
-            }
-            executable::Selection::InlineFragment(f) => {
-                let typename = object.get("__typename").and_then(Value::as_str);
-                if f.type_condition
-                    .as_ref()
-                    .is_none_or(|t| Some(t.as_str()) == typename)
-                {
-                    fill(object, &f.selection_set, out);
+    fn fill(
+        &self,
+        object: &Map<String, Value>,
+        set: &executable::SelectionSet,
+        out: &mut Map<String, Value>,
+    ) {
+        for selection in &set.selections {
+            match selection {
+                executable::Selection::Field(f) => {
+                    let value = object.get(&lookup(f)).cloned().unwrap_or(Value::Null);
+                    out.insert(
+                        f.response_key().to_string(),
+                        self.project(&value, &f.selection_set),
+                    );
                 }
+                executable::Selection::InlineFragment(f) => {
+                    let typename = object.get("__typename").and_then(Value::as_str);
+                    let applies = |t: &apollo_compiler::Name| {
+                        Some(t.as_str()) == typename
+                            || typename.is_some_and(|o| self.schema.is_subtype(t, o))
+                    };
+                    if f.type_condition.as_ref().is_none_or(applies) {
+                        self.fill(object, &f.selection_set, out);
+                    }
+                }
+                executable::Selection::FragmentSpread(_) => {}
             }
-            executable::Selection::FragmentSpread(_) => {}
         }
     }
 }
@@ -293,15 +300,19 @@ fn store_shelf(representation: &Value) -> Value {
 #[tokio::test]
 async fn union_members_below_a_shareable_path_are_those_every_candidate_subgraph_has() {
     let fixture = "partial-union-below-shareable";
+    let book = json!({ "__typename": "Book", "title": "Dune", "label": "SF" });
     let warehouse = json!({ "warehouseShelf": { "__typename": "Shelf", "id": "s1", "box": {
-        "items": [{ "__typename": "Book", "title": "Dune" }, { "__typename": "Lamp", "watts": 60 }],
+        "items": [book, { "__typename": "Lamp", "watts": 60, "label": "desk" }],
+    } } });
+    let store = json!({ "storeShelf": { "__typename": "Shelf", "id": "s2", "box": {
+        "items": [book, { "__typename": "Mug", "color": "blue" }],
     } } });
     let subgraphs = [
         (
             "warehouse",
             stub(fixture, "warehouse", warehouse, no_entities),
         ),
-        ("store", stub(fixture, "store", json!({}), store_shelf)),
+        ("store", stub(fixture, "store", store, store_shelf)),
     ];
     let (_gateway, port) = gateway(fixture, &subgraphs).await;
     // Store could resolve `box.items` too, and has no `Lamp`: its `watts` is not asked.
@@ -315,5 +326,17 @@ async fn union_members_below_a_shareable_path_are_those_every_candidate_subgraph
     assert_eq!(
         data["warehouseShelf"]["storeBox"]["items"],
         json!([{ "__typename": "Book", "title": "Dune" }, { "__typename": "Mug", "color": "blue" }])
+    );
+    // Store has no `Labelled`; its `Book` is one in the supergraph, so it is asked as a `Book`.
+    let data = run(port, fixture, "an_interface_the_store_lacks").await;
+    assert_eq!(
+        data["storeShelf"]["box"]["items"],
+        json!([{ "__typename": "Book", "label": "SF" }, { "__typename": "Mug" }])
+    );
+    // Warehouse has it, implemented by both of its members: asked as is.
+    let data = run(port, fixture, "an_interface_of_the_warehouse").await;
+    assert_eq!(
+        data["warehouseShelf"]["box"]["items"],
+        json!([{ "__typename": "Book", "label": "SF" }, { "__typename": "Lamp", "label": "desk" }])
     );
 }

@@ -398,11 +398,12 @@ impl Builder<'_> {
         let other_object = !self.is_abstract(parent)
             && ty != *parent
             && !self.supergraph.schema.is_subtype(&ty, parent);
-        if never_here || not_a_member || other_object {
+        if (never_here && !self.is_abstract(&ty)) || not_a_member || other_object {
             return Ok(()); // objects of this type never come from this subgraph here
         }
-        // An interface some of whose implementations do not implement it in this subgraph: the
-        // subgraph would skip the fragment for those, so it is asked type by type.
+        // An abstract type some of whose objects do not belong to it in this subgraph (or that
+        // this subgraph lacks altogether): the subgraph would skip the fragment for those, so it
+        // is asked type by type.
         if let Some(objects) = self.split_by_implementation(parent, &ty, graph) {
             for object in objects {
                 let condition = Some(object);
@@ -411,6 +412,9 @@ impl Builder<'_> {
                 )?;
             }
             return Ok(());
+        }
+        if never_here {
+            return Ok(()); // none of its objects is defined in this subgraph
         }
         let pushed = self.push_conditions(directives);
         let inner = self.plan_set(group, graph, &ty, set, path, provided);
