@@ -265,7 +265,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<()> {
     };
     let gateway = serve::build(&sdl, &GatewayOptions::default(), Transport::new(false))?;
     let prepared = gateway
-        .prepare(&operation, args.operation_name.as_deref())
+        .compile(&operation, args.operation_name.as_deref())
         .map_err(|e| anyhow::anyhow!("{e}: {}", serde_json::Value::Array(e.errors())))?;
     println!("{}", prepared.plan);
     Ok(())

@@ -10,6 +10,8 @@ use apollo_compiler::ExecutableDocument;
 use apollo_compiler::executable::OperationType;
 use apollo_compiler::parser::Parser;
 use apollo_compiler::validation::Valid;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use lru::LruCache;
 use mosaic_planner::{PlanNode, QueryPlan};
 use mosaic_supergraph::Supergraph;
@@ -38,7 +40,7 @@ pub struct GraphQLRequest {
 }
 
 /// A request that fails before execution: no `data` in the response.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RequestError {
     #[error("the request has no `query`")]
     MissingQuery,
@@ -97,6 +99,10 @@ impl RequestError {
         }
     }
 }
+
+/// An operation text's preparation, under way or done; every request sending that text awaits the
+/// same one.
+type Preparation = Shared<BoxFuture<'static, Result<Arc<Prepared>, RequestError>>>;
 
 /// A parsed, validated operation and its plan, shared by every request that sends it.
 pub struct Prepared {
@@ -205,7 +211,7 @@ pub struct Gateway {
     pub settings: Arc<Settings>,
     rules: Rules,
     /// By operation text: a repeated request is neither parsed nor validated again.
-    cache: Mutex<LruCache<u64, Arc<Prepared>>>,
+    cache: Mutex<LruCache<u64, Preparation>>,
     /// By normalised operation: the same operation sent with other spacing, comments or
     /// formatting is planned once.
     plans: Mutex<LruCache<u64, Arc<QueryPlan>>>,
@@ -231,24 +237,58 @@ impl Gateway {
         self.settings.request_timeout
     }
 
-    /// Parses, validates and plans, or returns the cached result for the same text and name.
-    /// Plans are cached by the normalised operation (the document printed back without
-    /// comments or formatting), its name and the supergraph.
-    pub fn prepare(
+    /// The prepared operation for `query` and `operation_name`: the outcome cached for the same
+    /// text, failures included (they are as certain as successes), or a new one. Concurrent
+    /// first requests for one text share a single preparation. It runs on the blocking pool, so
+    /// planning a large operation does not stall the runtime's workers, a request timing out
+    /// while it waits does not cancel it (it completes and is cached), and a planner panic
+    /// becomes a `QUERY_PLANNING_FAILED` error instead of a dropped connection.
+    pub async fn prepare(
+        self: &Arc<Self>,
+        query: &str,
+        operation_name: Option<&str>,
+    ) -> Result<Arc<Prepared>, RequestError> {
+        let key = self.key_of(query, operation_name);
+        let preparation = {
+            let mut cache = self.cache.lock().expect("no panics under the cache lock");
+            if let Some(done) = cache.get(&key).and_then(|p| p.peek().cloned()) {
+                self.subgraphs.metrics.plan_cache_hits.inc();
+                return done;
+            }
+            cache
+                .get_or_insert(key, || self.preparation(query, operation_name))
+                .clone()
+        };
+        preparation.await
+    }
+
+    /// A preparation of `query`, started when first awaited (not under the cache's lock). It
+    /// holds the gateway weakly: kept in the gateway's own cache, it must not keep it alive.
+    fn preparation(self: &Arc<Self>, query: &str, operation_name: Option<&str>) -> Preparation {
+        let gateway = Arc::downgrade(self);
+        let (query, name) = (query.to_owned(), operation_name.map(str::to_owned));
+        async move {
+            let gateway = gateway
+                .upgrade()
+                .ok_or(RequestError::Plan("the gateway is gone".into()))?;
+            // The `plan` span stays in the trace of the request that started it.
+            let request = tracing::Span::current();
+            let compile = move || request.in_scope(|| gateway.compile(&query, name.as_deref()));
+            let outcome = tokio::task::spawn_blocking(compile).await;
+            outcome.unwrap_or_else(|_| Err(RequestError::Plan("the planner panicked".into())))
+        }
+        .boxed()
+        .shared()
+    }
+
+    /// Parses, validates and plans `query` (no cache by text; see [`Gateway::prepare`]). Plans
+    /// are cached by the normalised operation (the document printed back without comments or
+    /// formatting), its name and the supergraph.
+    pub fn compile(
         &self,
         query: &str,
         operation_name: Option<&str>,
     ) -> Result<Arc<Prepared>, RequestError> {
-        let text_key = self.key_of(query, operation_name);
-        if let Some(hit) = self
-            .cache
-            .lock()
-            .expect("no panics under the cache lock")
-            .get(&text_key)
-        {
-            self.subgraphs.metrics.plan_cache_hits.inc();
-            return Ok(hit.clone());
-        }
         let started = std::time::Instant::now();
         let _plan = tracing::info_span!("plan").entered();
         let schema = &self.supergraph.api_schema;
@@ -281,10 +321,6 @@ impl Gateway {
             protected,
             last_size: AtomicUsize::new(0),
         });
-        self.cache
-            .lock()
-            .expect("no panics under the cache lock")
-            .put(text_key, prepared.clone());
         self.subgraphs.metrics.planned(started.elapsed());
         Ok(prepared)
     }
@@ -315,11 +351,11 @@ impl Gateway {
 
     /// Runs one request to a response body.
     pub async fn run(
-        &self,
+        self: &Arc<Self>,
         request: GraphQLRequest,
         context: &RequestContext,
     ) -> Result<Answer, RequestError> {
-        let ready = self.ready(request, context)?;
+        let ready = self.ready(request, context).await?;
         let node = ready.plan.node.as_ref();
         let (body, has_errors) = self.respond(&ready, node, None, Vec::new(), context).await;
         Ok(Answer {
@@ -331,13 +367,15 @@ impl Gateway {
 
     /// Everything before execution: the prepared operation, the plan this caller may run,
     /// coerced variables and introspection answers.
-    pub fn ready(
-        &self,
+    pub async fn ready(
+        self: &Arc<Self>,
         request: GraphQLRequest,
         context: &RequestContext,
     ) -> Result<Ready, RequestError> {
         let query = request.query.as_deref().ok_or(RequestError::MissingQuery)?;
-        let prepared = self.prepare(query, request.operation_name.as_deref())?;
+        let prepared = self
+            .prepare(query, request.operation_name.as_deref())
+            .await?;
         let operation = prepared.operation();
         if context.is_get && operation.operation_type != OperationType::Query {
             return Err(RequestError::MutationOverGet);
@@ -564,25 +602,64 @@ mod tests {
 
     const SUPERGRAPH: &str = include_str!("../../../schema/supergraph.graphql");
 
+    fn gateway() -> Arc<Gateway> {
+        let options = GatewayOptions::default();
+        let gateway = build(SUPERGRAPH, &options, Transport::new(false));
+        Arc::new(gateway.expect("the demo supergraph loads"))
+    }
+
     #[test]
     fn one_operation_formatted_differently_is_planned_once() {
-        let gateway = build(
-            SUPERGRAPH,
-            &GatewayOptions::default(),
-            Transport::new(false),
-        )
-        .expect("the demo supergraph loads");
+        let gateway = gateway();
         let compact = r#"query Top{topProducts(first:2){name reviews{body}}}"#;
         let spaced = "# the same operation\nquery Top {\n  topProducts(first: 2) {\n    name\n    reviews { body }\n  }\n}\n";
         let other = r#"query Top{topProducts(first:3){name reviews{body}}}"#;
-        let first = gateway.prepare(compact, None).expect("valid");
-        let again = gateway.prepare(spaced, Some("Top")).expect("valid");
+        let first = gateway.compile(compact, None).expect("valid");
+        let again = gateway.compile(spaced, Some("Top")).expect("valid");
         assert!(!Arc::ptr_eq(&first, &again), "another text is parsed again");
         assert!(
             Arc::ptr_eq(&first.plan, &again.plan),
             "but not planned again"
         );
-        let different = gateway.prepare(other, None).expect("valid");
+        let different = gateway.compile(other, None).expect("valid");
         assert!(!Arc::ptr_eq(&first.plan, &different.plan));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_requests_for_one_operation_share_one_preparation() {
+        let gateway = gateway();
+        let query = "{ topProducts(first: 2) { name reviews { body author { username } } } }";
+        let start = Arc::new(tokio::sync::Barrier::new(32));
+        let requests = (0..32).map(|_| {
+            let (gateway, start) = (gateway.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                gateway.prepare(query, None).await
+            })
+        });
+        let prepared: Vec<_> = futures::future::join_all(requests).await;
+        let first = prepared[0]
+            .as_ref()
+            .expect("joined")
+            .as_ref()
+            .expect("valid");
+        for other in &prepared {
+            let other = other.as_ref().expect("joined").as_ref().expect("valid");
+            assert!(Arc::ptr_eq(first, other), "one preparation, shared");
+        }
+        assert_eq!(gateway.subgraphs.metrics.plan_cache_misses.get(), 1);
+        let hits = gateway.subgraphs.metrics.plan_cache_hits.get();
+        gateway.prepare(query, None).await.expect("cached");
+        assert_eq!(gateway.subgraphs.metrics.plan_cache_hits.get(), hits + 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_preparation_is_cached_like_a_successful_one() {
+        let gateway = gateway();
+        for _ in 0..2 {
+            let err = gateway.prepare("{ nope }", None).await.err();
+            assert!(matches!(err, Some(RequestError::Validation(_))), "{err:?}");
+        }
+        assert_eq!(gateway.subgraphs.metrics.plan_cache_hits.get(), 1);
     }
 }

@@ -254,7 +254,7 @@ impl WsExecutor {
             &self.session.headers,
             self.session.identity.clone(),
         );
-        let ready = match gateway.ready(request, &context) {
+        let ready = match gateway.ready(request, &context).await {
             Ok(ready) => ready,
             Err(err) => return once(request_error(&err)),
         };

@@ -15,7 +15,7 @@ fn shape(case: &str, query: &str, merged: Value) -> (Value, Vec<Value>) {
     let sdl = std::fs::read_to_string(path).expect("the fixture supergraph");
     let gateway = serve::build(&sdl, &GatewayOptions::default(), Transport::new(false))
         .expect("the supergraph loads");
-    let prepared = gateway.prepare(query, None).expect("the query is valid");
+    let prepared = gateway.compile(query, None).expect("the query is valid");
     let operation = prepared
         .document
         .operations
