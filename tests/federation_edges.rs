@@ -340,3 +340,74 @@ async fn union_members_below_a_shareable_path_are_those_every_candidate_subgraph
         json!([{ "__typename": "Book", "label": "SF" }, { "__typename": "Lamp", "label": "desk" }])
     );
 }
+
+/// A port nothing listens on: a subgraph the plan must not reach.
+fn unreachable() -> u16 {
+    common::free_ports()
+}
+
+#[tokio::test]
+async fn a_root_whose_provides_covers_a_member_fragment_answers_alone() {
+    let fixture = "provides-on-union";
+    let feed = json!({ "feed": [
+        { "__typename": "Article", "id": "a1", "headline": "Federation" },
+        { "__typename": "Video", "id": "v1" },
+    ] });
+    let subgraphs = [
+        ("listing", unreachable()),
+        ("digest", stub(fixture, "digest", feed, no_entities)),
+        ("articles", unreachable()),
+    ];
+    let (_gateway, port) = gateway(fixture, &subgraphs).await;
+    let data = run(port, fixture, "provided_in_a_member_fragment").await;
+    assert_eq!(
+        data["feed"],
+        json!([{ "id": "a1", "headline": "Federation" }, { "id": "v1" }])
+    );
+}
+
+/// Tags knows every tag's label.
+fn tag(representation: &Value) -> Value {
+    json!({ "__typename": "Tag", "id": representation["id"], "label": "from tags" })
+}
+
+#[tokio::test]
+async fn a_shared_mutation_field_runs_where_it_needs_no_entity_fetch() {
+    let fixture = "shared-mutation-field";
+    let tags = json!({
+        r#"addTag(name:"rust")"#: { "__typename": "Tag", "id": "t9", "label": "rust" },
+        r#"addTag(name:"a")"#: { "__typename": "Tag", "id": "t1", "label": "a" },
+    });
+    let ledger = json!({
+        r#"archive(id:"t1")"#: true,
+        r#"addTag(name:"b")"#: { "__typename": "Tag", "id": "t2" },
+    });
+    let (_gateway, port) = gateway(
+        fixture,
+        &[
+            ("ledger", unreachable()),
+            ("tags", stub(fixture, "tags", tags.clone(), tag)),
+        ],
+    )
+    .await;
+    let data = run(port, fixture, "from_the_subgraph_needing_no_jump").await;
+    assert_eq!(data["addTag"], json!({ "id": "t9", "label": "rust" }));
+    // Between fields of another subgraph, each field runs where the order puts it.
+    let (_gateway, port) = gateway(
+        fixture,
+        &[
+            ("ledger", stub(fixture, "ledger", ledger, no_entities)),
+            ("tags", stub(fixture, "tags", tags, tag)),
+        ],
+    )
+    .await;
+    let data = run(port, fixture, "in_order_between_other_fields").await;
+    assert_eq!(
+        data,
+        json!({
+            "first": { "id": "t1", "label": "a" },
+            "archive": true,
+            "second": { "id": "t2", "label": "from tags" },
+        })
+    );
+}

@@ -140,19 +140,18 @@ impl Builder<'_> {
                 .filter(|s| !s.external)
                 .map(|s| s.graph)
                 .collect();
-            let Some(&first) = candidates.first() else {
+            if candidates.is_empty() {
                 let (parent, name) = (root_type.to_string(), field.name.to_string());
                 return Err(PlanError::Unresolvable(parent, name));
-            };
-            let group = match operation.operation_type {
-                // Consecutive fields of one subgraph share a fetch; others keep their order.
-                OperationType::Mutation => match roots.last() {
-                    Some(&last) if candidates.contains(&self.groups[last].graph) => last,
-                    _ => self.root_group(&mut roots, first, true),
-                },
+            }
+            // Consecutive mutation fields of one subgraph share a fetch; others keep their order.
+            let mutation = operation.operation_type == OperationType::Mutation;
+            let group = match roots.last() {
+                Some(&last) if mutation && candidates.contains(&self.groups[last].graph) => last,
                 _ => {
-                    let graph = self.cheapest_root(&roots, &candidates, &root_type, &field);
-                    self.root_group(&mut roots, graph, false)
+                    let graph =
+                        self.cheapest_root(&roots, &candidates, &root_type, &field, mutation);
+                    self.root_group(&mut roots, graph, mutation)
                 }
             };
             let graph = self.groups[group].graph;
@@ -184,13 +183,15 @@ impl Builder<'_> {
     }
 
     /// Of the subgraphs that resolve a shared root field, the one whose plan of it makes the
-    /// fewest fetches (the first on a tie): each is tried, and the trial undone.
+    /// fewest fetches (the first on a tie): each is tried, and the trial undone. `fresh`: the
+    /// field gets a fetch of its own (a mutation field, run in order).
     fn cheapest_root(
         &mut self,
         roots: &[GroupId],
         candidates: &[GraphId],
         root_type: &Name,
         field: &executable::Field,
+        fresh: bool,
     ) -> GraphId {
         if candidates.len() == 1 {
             return candidates[0];
@@ -200,7 +201,7 @@ impl Builder<'_> {
         let mut best: Option<(usize, GraphId)> = None;
         for &graph in candidates {
             let mut trial_roots = roots.to_vec();
-            let group = self.root_group(&mut trial_roots, graph, false);
+            let group = self.root_group(&mut trial_roots, graph, fresh);
             let mut out = Selections::default();
             let planned =
                 self.plan_field(group, graph, root_type, field, &Vec::new(), None, &mut out);
@@ -571,7 +572,7 @@ impl Builder<'_> {
         {
             return self.place_field(group, graph, &interface, field, path, provided, out);
         }
-        let provided_here = provided_field(provided, &field.name);
+        let provided_here = self.provided_field(provided, parent, &field.name);
         let local = sources.iter().find(|s| {
             s.graph == graph && s.requires.is_none() && (!s.external || provided_here.is_some())
         });
@@ -1009,6 +1010,29 @@ impl Builder<'_> {
             })
     }
 
+    /// The sub-selection of `name` (a field of `parent`) in a `@provides` field set, if it
+    /// provides it: directly, or in a fragment whose type condition `parent` satisfies (a field
+    /// of an interface or union type provides its members' fields that way).
+    fn provided_field<'s>(
+        &self,
+        provided: Option<&'s SelectionSet>,
+        parent: &Name,
+        name: &str,
+    ) -> Option<&'s SelectionSet> {
+        let applies = |condition: &Name| {
+            condition == parent || self.supergraph.schema.is_subtype(condition, parent)
+        };
+        provided?.selections.iter().find_map(|s| match s {
+            executable::Selection::Field(f) if f.name == name => Some(&f.selection_set),
+            executable::Selection::InlineFragment(f)
+                if f.type_condition.as_ref().is_none_or(applies) =>
+            {
+                self.provided_field(Some(&f.selection_set), parent, name)
+            }
+            _ => None,
+        })
+    }
+
     /// Whether `graph` resolves every field of `set` (nested ones too) without a jump.
     fn resolvable_here(
         &self,
@@ -1019,7 +1043,7 @@ impl Builder<'_> {
     ) -> bool {
         set.selections.iter().all(|s| match s {
             executable::Selection::Field(f) => {
-                let provided_here = provided_field(provided, &f.name);
+                let provided_here = self.provided_field(provided, type_name, &f.name);
                 let local = self
                     .supergraph
                     .field_sources(type_name, &f.name)
@@ -1485,14 +1509,6 @@ fn flatten_root(document: &ExecutableDocument, set: &SelectionSet) -> Vec<execut
         }
     }
     fields
-}
-
-/// The sub-selection of `name` in a `@provides` field set, if it provides it.
-fn provided_field<'s>(provided: Option<&'s SelectionSet>, name: &str) -> Option<&'s SelectionSet> {
-    provided?.selections.iter().find_map(|s| match s {
-        executable::Selection::Field(f) if f.name == name => Some(&f.selection_set),
-        _ => None,
-    })
 }
 
 /// A `@requires` field set whose fields with arguments get an alias made from the arguments:
