@@ -220,9 +220,10 @@ async fn fields_whose_types_clash_across_union_members_are_aliased_and_named_bac
 
 /// Each requirement's representation carries the `price` asked with its own arguments.
 fn shipping(representation: &Value) -> Value {
-    let cost = representation["price"].as_i64().unwrap_or_default()
-        * representation["weight"].as_i64().unwrap_or_default();
-    json!({ "__typename": "Item", "shippingUSD": cost, "shippingEUR": cost })
+    let number = |field: &str| representation[field].as_i64().unwrap_or_default();
+    let cost = number("price") * number("weight");
+    let landed = number("price") + number("tariff");
+    json!({ "__typename": "Item", "shippingUSD": cost, "shippingEUR": cost, "landedUSD": landed })
 }
 
 #[tokio::test]
@@ -231,6 +232,7 @@ async fn requirements_with_different_arguments_each_get_their_own_value() {
     let pricing = json!({ "items": [{
         "__typename": "Item", "sku": "s1", "title": "Lamp", "weight": 2,
         r#"price(currency:"USD")"#: 10, r#"price(currency:"EUR")"#: 20, r#"price(currency:"GBP")"#: 30,
+        r#"tariff(region:"US")"#: 3,
     }] });
     let subgraphs = [
         ("pricing", stub(fixture, "pricing", pricing, no_entities)),
@@ -241,6 +243,12 @@ async fn requirements_with_different_arguments_each_get_their_own_value() {
     assert_eq!(
         data["items"],
         json!([{ "sku": "s1", "title": "Lamp", "price": 30, "shippingUSD": 20, "shippingEUR": 40 }])
+    );
+    // Requirements that agree on `price`'s arguments share one representation (and fetch).
+    let data = run(port, fixture, "agreeing_requirements_share_a_fetch").await;
+    assert_eq!(
+        data["items"],
+        json!([{ "sku": "s1", "shippingUSD": 20, "landedUSD": 13, "shippingEUR": 40 }])
     );
 }
 

@@ -28,9 +28,15 @@ type GroupId = usize;
 /// The `@include(if: $v)` (`true`) and `@skip(if: $v)` (`false`) conditions a selection is
 /// under: its fetch runs only when every variable has the value given.
 type Conditions = Vec<(Name, bool)>;
-/// Where an entity group fetches: path, subgraph, type, what its representations require
-/// (see [`requires_key`]) and the conditions it runs under.
-type GroupKey = (Path, GraphId, Name, Option<String>, Conditions);
+/// Where an entity group fetches: path, subgraph, type, which requirements group it is, if its
+/// representations need fields fetched first (see [`Builder::requirements_slot`]), and the
+/// conditions it runs under.
+type GroupKey = (Path, GraphId, Name, Option<usize>, Conditions);
+/// Where entity groups fetch, requirements aside.
+type Place = (Path, GraphId, Name, Conditions);
+/// The fields a group's representations require, by path (`a.b`), with their arguments' text:
+/// one representation holds one value per field.
+type Signature = Vec<(String, String)>;
 
 /// One future fetch: a subgraph, and where its result merges into the response.
 #[derive(Clone)]
@@ -73,6 +79,8 @@ struct Builder<'a> {
     /// Entity groups by place, so fields at one place share a fetch while fields needing
     /// required data wait for it apart.
     index: HashMap<GroupKey, GroupId>,
+    /// Per place, the requirements of each requirements group there (indexed by slot).
+    requirements: HashMap<Place, Vec<Signature>>,
     /// Every group an entity jump used, in order: tells which groups a `@requires` depends on.
     touched: Vec<GroupId>,
     /// How many key or `@requires` field sets are being planned inside one another.
@@ -108,6 +116,7 @@ pub fn plan(
         document,
         groups: Vec::new(),
         index: HashMap::new(),
+        requirements: HashMap::new(),
         touched: Vec::new(),
         indirection: 0,
         ancestors: Vec::new(),
@@ -638,7 +647,14 @@ impl Builder<'_> {
                 self.to_selections(&key.selection_set)
             }
         };
-        let requires_key = requires_key(needed.is_empty(), target.requires.as_ref());
+        let place = (
+            path.clone(),
+            target.graph,
+            parent.clone(),
+            self.conditions.clone(),
+        );
+        let requires_key =
+            self.join_requirements(place, needed.is_empty(), target.requires.as_ref());
         needed.extend(target.requires.as_ref().map(alias_arguments));
         let mut representation = Selections::default();
         representation.add(Selection::typename());
@@ -980,13 +996,17 @@ impl Builder<'_> {
         let usable = || sources.iter().filter(|s| !s.external);
         usable()
             .find(|s| {
-                self.index.contains_key(&(
+                let place = (
                     path.clone(),
                     s.graph,
                     parent.clone(),
-                    requires_key(true, s.requires.as_ref()),
                     self.conditions.clone(),
-                ))
+                );
+                let (slot, new) = self.requirements_slot(&place, true, s.requires.as_ref());
+                let (path, graph, parent, conditions) = place;
+                !new && self
+                    .index
+                    .contains_key(&(path, graph, parent, slot, conditions))
             })
             .or_else(|| usable().next())
     }
@@ -1062,12 +1082,55 @@ impl Builder<'_> {
         })
     }
 
+    /// Which requirements group at `place` an entity fetch joins: `None` when its
+    /// representations need nothing fetched first (a key the current subgraph supplies, no
+    /// `@requires`); else the first group whose requirements agree with these on every
+    /// field's arguments, so requirements share a fetch unless they would clash in one
+    /// representation. Also tells whether that group would be new.
+    fn requirements_slot(
+        &self,
+        place: &Place,
+        direct: bool,
+        required: Option<&SelectionSet>,
+    ) -> (Option<usize>, bool) {
+        let mut wanted = Signature::new();
+        match required {
+            Some(set) => signature(set, "", &mut wanted),
+            None if direct => return (None, false),
+            None => {} // only the key's fields, fetched first: no arguments to clash
+        }
+        let groups = self.requirements.get(place).map_or(&[][..], Vec::as_slice);
+        match groups.iter().position(|have| agree(have, &wanted)) {
+            Some(slot) => (Some(slot), false),
+            None => (Some(groups.len()), true),
+        }
+    }
+
+    /// [`Builder::requirements_slot`], recording the requirements in the group it names.
+    fn join_requirements(
+        &mut self,
+        place: Place,
+        direct: bool,
+        required: Option<&SelectionSet>,
+    ) -> Option<usize> {
+        let (slot, _) = self.requirements_slot(&place, direct, required);
+        let slot = slot?;
+        let groups = self.requirements.entry(place).or_default();
+        if slot == groups.len() {
+            groups.push(Signature::new());
+        }
+        if let Some(set) = required {
+            signature(set, "", &mut groups[slot]);
+        }
+        Some(slot)
+    }
+
     fn entity_group(
         &mut self,
         path: &Path,
         graph: GraphId,
         type_name: &Name,
-        requires: Option<String>,
+        requires: Option<usize>,
         after: GroupId,
     ) -> GroupId {
         let conditions = self.conditions.clone();
@@ -1540,27 +1603,30 @@ fn alias_arguments(set: &SelectionSet) -> SelectionSet {
     set
 }
 
-/// What an entity group's representations require, so groups whose requirements could clash
-/// fetch apart: `None` for none (a direct key), `Some("")` for fields without arguments, and
-/// the field set's text when some field has arguments (its alias then names it in the
-/// representation, where two requirements of one field with different arguments would clash).
-fn requires_key(direct: bool, required: Option<&SelectionSet>) -> Option<String> {
-    match required {
-        Some(set) if has_arguments(set) => Some(set.to_string()),
-        Some(_) => Some(String::new()),
-        None if direct => None,
-        None => Some(String::new()),
+/// The fields `set` requires, by path, with their arguments' text.
+fn signature(set: &SelectionSet, prefix: &str, out: &mut Signature) {
+    for selection in &set.selections {
+        match selection {
+            executable::Selection::Field(f) => {
+                let path = format!("{prefix}{}", f.name);
+                let arguments: Vec<String> = f
+                    .arguments
+                    .iter()
+                    .map(|a| format!("{}:{}", a.name, a.value))
+                    .collect();
+                signature(&f.selection_set, &format!("{path}."), out);
+                out.push((path, arguments.join(",")));
+            }
+            executable::Selection::InlineFragment(f) => signature(&f.selection_set, prefix, out),
+            executable::Selection::FragmentSpread(_) => {}
+        }
     }
 }
 
-fn has_arguments(set: &SelectionSet) -> bool {
-    set.selections.iter().any(|selection| match selection {
-        executable::Selection::Field(f) => {
-            !f.arguments.is_empty() || has_arguments(&f.selection_set)
-        }
-        executable::Selection::InlineFragment(f) => has_arguments(&f.selection_set),
-        executable::Selection::FragmentSpread(_) => false,
-    })
+/// Whether two requirements ask no field with different arguments.
+fn agree(a: &Signature, b: &Signature) -> bool {
+    a.iter()
+        .all(|(path, args)| b.iter().all(|(p, other)| p != path || other == args))
 }
 
 fn list_depth(ty: &ast::Type) -> usize {
