@@ -296,6 +296,34 @@ async fn a_field_only_an_interface_object_has_is_fetched_when_asked_on_the_objec
     assert_eq!(data["people"], json!([{ "salary": 100, "badge": "gold" }]));
 }
 
+/// People knows employee `e1` only.
+fn employee(representation: &Value) -> Value {
+    match representation["id"].as_str() {
+        Some("e1") => json!({ "__typename": "Employee", "id": "e1", "name": "Ada" }),
+        _ => Value::Null,
+    }
+}
+
+#[tokio::test]
+async fn an_interface_object_whose_type_the_interface_home_cannot_tell_reads_null() {
+    let fixture = "interface-object-field-on-object";
+    let featured = json!({ "featured": [
+        { "__typename": "Person", "id": "e1", "badge": "gold" },
+        { "__typename": "Person", "id": "x9", "badge": "none" },
+    ] });
+    let subgraphs = [
+        ("people", stub(fixture, "people", json!({}), employee)),
+        ("badges", stub(fixture, "badges", featured, no_entities)),
+    ];
+    let (_gateway, port) = gateway(fixture, &subgraphs).await;
+    let data = run(port, fixture, "typed_by_the_interface_home").await;
+    // `Person` is an interface: no object is of that type, so the unknown one is null.
+    assert_eq!(
+        data["featured"],
+        json!([{ "__typename": "Employee", "id": "e1", "badge": "gold", "name": "Ada" }, null])
+    );
+}
+
 /// Store knows shelf `s1`'s own box, holding a book and a mug.
 fn store_shelf(representation: &Value) -> Value {
     let items = json!([
@@ -417,5 +445,53 @@ async fn a_shared_mutation_field_runs_where_it_needs_no_entity_fetch() {
             "archive": true,
             "second": { "id": "t2", "label": "from tags" },
         })
+    );
+}
+
+/// Shelter knows book `b1`'s pets.
+fn shelter_book(representation: &Value) -> Value {
+    let pets = json!([{ "__typename": "Cat", "id": "c1", "age": 3 }, { "__typename": "Dog", "id": "d1", "age": 5 }]);
+    json!({ "__typename": "Book", "id": representation["id"], "pets": pets })
+}
+
+#[tokio::test]
+async fn a_shared_field_is_fetched_where_its_members_can_be_keyed() {
+    let fixture = "shareable-field-with-unkeyable-members";
+    let book = json!({ "book": { "__typename": "Book", "id": "b1" } });
+    let subgraphs = [
+        ("library", stub(fixture, "library", book, no_entities)),
+        ("shelter", stub(fixture, "shelter", json!({}), shelter_book)),
+    ];
+    let (_gateway, port) = gateway(fixture, &subgraphs).await;
+    let data = run(port, fixture, "fetched_where_its_members_are_keyed").await;
+    assert_eq!(data["book"]["pets"], json!([{ "age": 3 }, {}]));
+}
+
+/// Regions and prices know item `i1`; prices needs its region in the representation.
+fn region(representation: &Value) -> Value {
+    json!({ "__typename": "Item", "id": representation["id"], "region": "eu" })
+}
+
+fn price(representation: &Value) -> Value {
+    let price = (representation["region"] == "eu").then_some(42);
+    json!({ "__typename": "Item", "id": representation["id"], "region": "eu", "price": price })
+}
+
+#[tokio::test]
+async fn a_key_field_only_another_subgraph_has_is_fetched_from_it_first() {
+    let fixture = "shareable-field-beyond-a-key";
+    let list = json!({ "topList": { "__typename": "Shortlist", "id": "l1", "first": {
+        "__typename": "Item", "id": "i1", "name": "Kettle",
+    } } });
+    let subgraphs = [
+        ("lists", stub(fixture, "lists", list, no_entities)),
+        ("regions", stub(fixture, "regions", json!({}), region)),
+        ("prices", stub(fixture, "prices", json!({}), price)),
+    ];
+    let (_gateway, port) = gateway(fixture, &subgraphs).await;
+    let data = run(port, fixture, "fetched_where_the_rest_is_reachable").await;
+    assert_eq!(
+        data["topList"]["first"],
+        json!({ "price": 42, "name": "Kettle" })
     );
 }

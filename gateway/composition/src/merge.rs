@@ -955,22 +955,13 @@ impl Merger<'_> {
                     continue;
                 }
             };
-            let type_is_external = subgraph
-                .schema
-                .types
-                .get(&on)
-                .is_some_and(|t| t.directives().has(subgraph.fed("external")));
-            for selection in &set.selection_set.selections {
-                let Selection::Field(f) = selection else {
-                    continue;
-                };
-                if !type_is_external && !external_here(subgraph, &on, &f.name) {
-                    let message = format!(
-                        "{context}: field \"{on}.{}\" should not be part of a @{spec} since it is already provided by this subgraph (it is not marked @external)",
-                        f.name
-                    );
-                    self.error_at(not_external, subgraph, at, message);
-                }
+            let mut local = Vec::new();
+            local_leaves(subgraph, &set.selection_set, false, &mut local);
+            for (on, field) in local {
+                let message = format!(
+                    "{context}: field \"{on}.{field}\" should not be part of a @{spec} since it is already provided by this subgraph (it is not marked @external)"
+                );
+                self.error_at(not_external, subgraph, at, message);
             }
         }
     }
@@ -1410,6 +1401,43 @@ fn add_interface_object_fields(
 
 /// Whether `on.field` is `@external` in `subgraph`; for an interface's field, whether some
 /// implementation's is (the interface's own field cannot carry `@external`).
+/// The leaf fields of a `@requires`/`@provides` field set that must be `@external` and are not:
+/// a leaf must be, unless a field above it in the set is (or its type is); a field with a
+/// selection may be the subgraph's own, its leaves are checked beneath it (as Apollo's
+/// composition does).
+fn local_leaves(
+    subgraph: &Subgraph,
+    set: &apollo_compiler::executable::SelectionSet,
+    external_above: bool,
+    out: &mut Vec<(Name, Name)>,
+) {
+    let on = &set.ty;
+    let type_is_external = subgraph
+        .schema
+        .types
+        .get(on)
+        .is_some_and(|t| t.directives().has(subgraph.fed("external")));
+    for selection in &set.selections {
+        match selection {
+            Selection::Field(f) => {
+                let external =
+                    external_above || type_is_external || external_here(subgraph, on, &f.name);
+                if f.selection_set.selections.is_empty() {
+                    if !external {
+                        out.push((on.clone(), f.name.clone()));
+                    }
+                } else {
+                    local_leaves(subgraph, &f.selection_set, external, out);
+                }
+            }
+            Selection::InlineFragment(f) => {
+                local_leaves(subgraph, &f.selection_set, external_above, out)
+            }
+            Selection::FragmentSpread(_) => {}
+        }
+    }
+}
+
 fn external_here(subgraph: &Subgraph, on: &Name, field: &Name) -> bool {
     let external = subgraph.fed("external");
     let field_external = |type_name: &Name| {

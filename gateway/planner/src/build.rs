@@ -98,10 +98,24 @@ struct Builder<'a> {
     is_query: bool,
     /// The conditions on variables of the selections being planned, outermost first.
     conditions: Conditions,
+    /// Alternatives planned so far after a failed choice (see [`Builder::may_retry`]).
+    retries: usize,
+}
+
+/// What [`Builder::restore`] puts back after a trial plan.
+struct Snapshot {
+    groups: Vec<Group>,
+    index: HashMap<GroupKey, GroupId>,
+    requirements: HashMap<Place, Vec<Signature>>,
+    extras: Vec<Selections>,
+    touched: usize,
+    extra_roots: usize,
 }
 
 /// Bound on nested key/requires planning, so cyclic key dependencies end in an error.
 const MAX_INDIRECTION: usize = 8;
+/// Bound on alternatives planned after a failed choice of subgraph, per operation.
+const MAX_RETRIES: usize = 64;
 
 /// Plans `operation` (from a document validated against the supergraph's API schema). A
 /// subscription plans like a query whose root fetch is the subgraph's subscription: the executor
@@ -125,6 +139,7 @@ pub fn plan(
         extra_roots: Vec::new(),
         is_query: operation.operation_type == OperationType::Query,
         conditions: Vec::new(),
+        retries: 0,
     };
     let mut roots = builder.plan_root(operation)?;
     roots.append(&mut builder.extra_roots);
@@ -192,7 +207,8 @@ impl Builder<'_> {
     }
 
     /// Of the subgraphs that resolve a shared root field, the one whose plan of it makes the
-    /// fewest fetches (the first on a tie): each is tried, and the trial undone. `fresh`: the
+    /// fewest fetches (the first on a tie), preferring plans that needed no retry: each is
+    /// tried, and the trial undone. `fresh`: the
     /// field gets a fetch of its own (a mutation field, run in order).
     fn cheapest_root(
         &mut self,
@@ -205,25 +221,45 @@ impl Builder<'_> {
         if candidates.len() == 1 {
             return candidates[0];
         }
-        let (groups, index) = (self.groups.clone(), self.index.clone());
-        let (touched, extra_roots) = (self.touched.len(), self.extra_roots.len());
-        let mut best: Option<(usize, GraphId)> = None;
+        let before = self.snapshot();
+        // A plan that had to route around a dead end (a retry) ranks after those that did not.
+        let mut best: Option<((bool, usize), GraphId)> = None;
         for &graph in candidates {
             let mut trial_roots = roots.to_vec();
             let group = self.root_group(&mut trial_roots, graph, fresh);
             let mut out = Selections::default();
+            let retries = self.retries;
             let planned =
                 self.plan_field(group, graph, root_type, field, &Vec::new(), None, &mut out);
-            let fetches = self.groups.len() + self.extra_roots.len() - extra_roots;
-            if planned.is_ok() && best.is_none_or(|(least, _)| fetches < least) {
-                best = Some((fetches, graph));
+            let fetches = self.groups.len() + self.extra_roots.len() - before.extra_roots;
+            let cost = (self.retries > retries, fetches);
+            if planned.is_ok() && best.is_none_or(|(least, _)| cost < least) {
+                best = Some((cost, graph));
             }
-            self.groups.clone_from(&groups);
-            self.index.clone_from(&index);
-            self.touched.truncate(touched);
-            self.extra_roots.truncate(extra_roots);
+            self.restore(&before);
         }
         best.map_or(candidates[0], |(_, graph)| graph)
+    }
+
+    /// The planning state a trial may change, to undo it.
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            groups: self.groups.clone(),
+            index: self.index.clone(),
+            requirements: self.requirements.clone(),
+            extras: self.extras.clone(),
+            touched: self.touched.len(),
+            extra_roots: self.extra_roots.len(),
+        }
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) {
+        self.groups.clone_from(&snapshot.groups);
+        self.index.clone_from(&snapshot.index);
+        self.requirements.clone_from(&snapshot.requirements);
+        self.extras.clone_from(&snapshot.extras);
+        self.touched.truncate(snapshot.touched);
+        self.extra_roots.truncate(snapshot.extra_roots);
     }
 
     /// The selections of `set` (on `parent`, at `path`) that `graph` resolves in `group`;
@@ -595,12 +631,44 @@ impl Builder<'_> {
         {
             return self.plan_per_type(group, graph, parent, field, path, provided, out);
         }
+        // Another subgraph resolving this field too (a shareable field) may reach what this
+        // one cannot below it (an entity whose key it lacks): then the field is fetched there.
+        let elsewhere: Vec<FieldSource> = sources
+            .iter()
+            .filter(|s| s.graph != graph && !s.external)
+            .cloned()
+            .collect();
         if let Some(source) = local {
             let nested = source.provides.as_ref().or(provided_here);
             let here = source.type_here.as_ref();
-            let selection = self.local_field(group, graph, parent, field, path, nested, here)?;
-            out.add(selection);
-            return Ok(());
+            let fallback = !elsewhere.is_empty() && !field.selection_set.selections.is_empty();
+            let before = fallback.then(|| self.snapshot());
+            match self.local_field(group, graph, parent, field, path, nested, here) {
+                Ok(selection) => {
+                    out.add(selection);
+                    return Ok(());
+                }
+                Err(error) => {
+                    let Some(before) = before.filter(|_| self.may_retry()) else {
+                        return Err(error);
+                    };
+                    self.restore(&before);
+                    let mut jumped = Selections::default();
+                    self.jump(
+                        group,
+                        graph,
+                        parent,
+                        field,
+                        path,
+                        provided,
+                        &elsewhere,
+                        &mut jumped,
+                    )
+                    .map_err(|_| error)?;
+                    out.merge(jumped);
+                    return Ok(());
+                }
+            }
         }
         // A field of an interface or union this subgraph cannot resolve, and that no subgraph
         // serves through keys on the interface itself (`@interfaceObject`, entity interfaces):
@@ -616,9 +684,90 @@ impl Builder<'_> {
             }
             return self.plan_per_type(group, graph, parent, field, path, provided, out);
         }
-        let target = self
-            .pick_source(&sources, path, parent)
+        self.jump(group, graph, parent, field, path, provided, &sources, out)
+    }
+
+    /// Places `field` of `parent` in an entity fetch of one of `sources` (see
+    /// [`Builder::pick_source`]), reached from `group` by a key, or asked again from a root or
+    /// an ancestor when the target has no key for `parent`.
+    #[allow(clippy::too_many_arguments)]
+    fn jump(
+        &mut self,
+        group: GroupId,
+        graph: GraphId,
+        parent: &Name,
+        field: &executable::Field,
+        path: &Path,
+        provided: Option<&SelectionSet>,
+        sources: &[FieldSource],
+        out: &mut Selections,
+    ) -> Result<(), PlanError> {
+        let first = self
+            .pick_source(sources, path, parent, field)
             .ok_or_else(|| PlanError::Unresolvable(parent.to_string(), field.name.to_string()))?;
+        let others: Vec<&FieldSource> = sources
+            .iter()
+            .filter(|s| !s.external && !std::ptr::eq(*s, first))
+            .collect();
+        let before = (!others.is_empty()).then(|| self.snapshot());
+        let mut planned = Selections::default();
+        let mut outcome = self.jump_to(
+            group,
+            graph,
+            first,
+            parent,
+            field,
+            path,
+            provided,
+            &mut planned,
+        );
+        // The first choice may fail further down (a key its subgraph cannot supply there): the
+        // others are tried in turn, within the plan's retry budget.
+        if let Some(before) = &before {
+            for target in others {
+                if outcome.is_ok() || !self.may_retry() {
+                    break;
+                }
+                self.restore(before);
+                planned = Selections::default();
+                let retried = self.jump_to(
+                    group,
+                    graph,
+                    target,
+                    parent,
+                    field,
+                    path,
+                    provided,
+                    &mut planned,
+                );
+                outcome = retried.or(outcome);
+            }
+        }
+        outcome?;
+        out.merge(planned);
+        Ok(())
+    }
+
+    /// Whether one more alternative may be planned after a failure; bounded so that nested
+    /// alternatives cannot multiply planning time.
+    fn may_retry(&mut self) -> bool {
+        self.retries += 1;
+        self.retries <= MAX_RETRIES
+    }
+
+    /// [`Builder::jump`] to `target`.
+    #[allow(clippy::too_many_arguments)]
+    fn jump_to(
+        &mut self,
+        group: GroupId,
+        graph: GraphId,
+        target: &FieldSource,
+        parent: &Name,
+        field: &executable::Field,
+        path: &Path,
+        provided: Option<&SelectionSet>,
+        out: &mut Selections,
+    ) -> Result<(), PlanError> {
         if self.requery_from_root(group, target, parent, field, path)?
             || self.requery_from_ancestor(group, graph, target, parent, field, path)?
         {
@@ -986,12 +1135,14 @@ impl Builder<'_> {
     }
 
     /// Which subgraph to jump to for a field the current one lacks: one already fetching at
-    /// this path if possible, so fields share fetches.
+    /// this path if possible, so fields share fetches; else one that resolves the field's whole
+    /// selection itself, so no further jump (and no key it may lack) is needed below.
     fn pick_source<'s>(
         &self,
         sources: &'s [FieldSource],
         path: &Path,
         parent: &Name,
+        field: &executable::Field,
     ) -> Option<&'s FieldSource> {
         let usable = || sources.iter().filter(|s| !s.external);
         usable()
@@ -1007,6 +1158,14 @@ impl Builder<'_> {
                 !new && self
                     .index
                     .contains_key(&(path, graph, parent, slot, conditions))
+            })
+            .or_else(|| {
+                let ty = field.definition.ty.inner_named_type();
+                let set = &field.selection_set;
+                usable().find(|s| {
+                    let (ty, provides) = (s.type_here.as_ref().unwrap_or(ty), s.provides.as_ref());
+                    self.resolvable_here(ty, set, s.graph, provides)
+                })
             })
             .or_else(|| usable().next())
     }
@@ -1062,6 +1221,7 @@ impl Builder<'_> {
         provided: Option<&SelectionSet>,
     ) -> bool {
         set.selections.iter().all(|s| match s {
+            executable::Selection::Field(f) if f.name == "__typename" => true,
             executable::Selection::Field(f) => {
                 let provided_here = self.provided_field(provided, type_name, &f.name);
                 let local = self

@@ -180,6 +180,33 @@ impl<'a> Projection<'a> {
         Ok(true)
     }
 
+    /// Whether the selections of `fields` depend on their object's type: `__typename`, or a
+    /// fragment on a type other than `abstract_type`.
+    fn needs_object_type(&self, fields: &[&Node<Field>], abstract_type: &Name) -> bool {
+        fields
+            .iter()
+            .any(|f| self.depends_on_type(&f.selection_set, abstract_type))
+    }
+
+    fn depends_on_type(&self, set: &SelectionSet, abstract_type: &Name) -> bool {
+        let other = |t: Option<&Name>| t.is_some_and(|t| t != abstract_type);
+        set.selections.iter().any(|selection| match selection {
+            Selection::Field(f) => f.name == "__typename",
+            Selection::InlineFragment(f) => {
+                other(f.type_condition.as_ref())
+                    || self.depends_on_type(&f.selection_set, abstract_type)
+            }
+            Selection::FragmentSpread(spread) => self
+                .document
+                .fragments
+                .get(&spread.fragment_name)
+                .is_some_and(|f| {
+                    other(Some(f.type_condition()))
+                        || self.depends_on_type(&f.selection_set, abstract_type)
+                }),
+        })
+    }
+
     /// Writes a named-type value; `Ok(false)` when it wrote `null`.
     #[allow(clippy::too_many_arguments)]
     fn named(
@@ -200,12 +227,19 @@ impl<'a> Projection<'a> {
         let runtime = match definition {
             Some(ExtendedType::Object(_)) => name,
             Some(ExtendedType::Interface(_) | ExtendedType::Union(_)) => {
-                // An object of a type clients cannot see (`@inaccessible`) reads as null.
+                // An object of a type clients cannot see (`@inaccessible`) reads as null. An
+                // `@interfaceObject` answer names the interface itself until the interface's
+                // subgraph tells its object type: it reads as null too when that type was
+                // needed (for `__typename` or a fragment) and never came.
                 let visible = match value {
                     Val::Obj(object) => tree
                         .get_str(object, "__typename")
                         .and_then(|t| std::str::from_utf8(t).ok())
                         .and_then(|t| schema.types.get_key_value(t))
+                        .filter(|(t, ty)| {
+                            (ty.is_object() && schema.is_subtype(name, t))
+                                || (*t == name && !self.needs_object_type(fields, name))
+                        })
                         .map(|(name, _)| name),
                     _ => None,
                 };
