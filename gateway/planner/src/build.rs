@@ -641,7 +641,11 @@ impl Builder<'_> {
         if let Some(source) = local {
             let nested = source.provides.as_ref().or(provided_here);
             let here = source.type_here.as_ref();
-            let fallback = !elsewhere.is_empty() && !field.selection_set.selections.is_empty();
+            // (Needless when the subgraph resolves the whole selection below itself.)
+            let ty = here.unwrap_or(field.definition.ty.inner_named_type());
+            let fallback = !elsewhere.is_empty()
+                && !field.selection_set.selections.is_empty()
+                && !self.resolvable_here(ty, &field.selection_set, graph, nested);
             let before = fallback.then(|| self.snapshot());
             match self.local_field(group, graph, parent, field, path, nested, here) {
                 Ok(selection) => {
