@@ -59,8 +59,12 @@ pub const SUPERGRAPH: &str = concat!(
 
 /// Starts a plain `mosaic gateway` and waits until its port answers.
 pub async fn spawn_gateway(args: &[String], port: u16) -> Process {
+    // Its standard input stays open as long as this process holds the `Child`: a gateway kept
+    // in a `static` (never dropped) exits with the test process instead of outliving it.
     let child = Command::new(env!("CARGO_BIN_EXE_mosaic"))
         .args(args)
+        .arg("--stop-on-stdin-eof")
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

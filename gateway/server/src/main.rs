@@ -133,6 +133,9 @@ struct GatewayArgs {
     /// Return the query plan in `extensions.queryPlan` to requests with `x-mosaic-query-plan: true`.
     #[arg(long)]
     expose_query_plans: bool,
+    /// Exit when standard input closes: lets a test harness that dies take the gateway with it.
+    #[arg(long, hide = true)]
+    stop_on_stdin_eof: bool,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -233,6 +236,9 @@ fn main() -> ExitCode {
 }
 
 async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    if args.stop_on_stdin_eof {
+        exit_when_stdin_closes();
+    }
     let secret = std::env::var("MOSAIC_JWT_SECRET").ok();
     let mut config = args.config.load(secret.as_deref(), Profile::Production)?;
     if let Some(secs) = args.subgraph_timeout {
@@ -348,14 +354,19 @@ fn print_report(report: &mosaic::registry::CheckReport, operations: usize) {
     }
 }
 
+/// Exits the process once standard input reaches its end (`--stop-on-stdin-eof`).
+fn exit_when_stdin_closes() {
+    tokio::spawn(async {
+        let mut sink = tokio::io::sink();
+        let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut sink).await;
+        std::process::exit(0);
+    });
+}
+
 /// Starts every subgraph and the gateway, prints where each listens, and serves until Ctrl-C.
 async fn dev(args: DevArgs) -> anyhow::Result<()> {
     if args.stop_on_stdin_eof {
-        tokio::spawn(async {
-            let mut sink = tokio::io::sink();
-            let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut sink).await;
-            std::process::exit(0);
-        });
+        exit_when_stdin_closes();
     }
     let subgraphs = vec![
         start_dev::<accounts::Accounts>(&args, 0).await?,
