@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use apollo_compiler::ast::{self, FieldDefinition, InputValueDefinition};
-use apollo_compiler::executable::{FieldSet, Selection};
+use apollo_compiler::executable::{FieldSet, Selection, SelectionSet};
 use apollo_compiler::schema::{ComponentOrigin, DirectiveList, ExtendedType};
 use apollo_compiler::{Name, Node};
 
@@ -1399,15 +1399,13 @@ fn add_interface_object_fields(
     }
 }
 
-/// Whether `on.field` is `@external` in `subgraph`; for an interface's field, whether some
-/// implementation's is (the interface's own field cannot carry `@external`).
 /// The leaf fields of a `@requires`/`@provides` field set that must be `@external` and are not:
 /// a leaf must be, unless a field above it in the set is (or its type is); a field with a
 /// selection may be the subgraph's own, its leaves are checked beneath it (as Apollo's
 /// composition does).
 fn local_leaves(
     subgraph: &Subgraph,
-    set: &apollo_compiler::executable::SelectionSet,
+    set: &SelectionSet,
     external_above: bool,
     out: &mut Vec<(Name, Name)>,
 ) {
@@ -1438,6 +1436,8 @@ fn local_leaves(
     }
 }
 
+/// Whether `on.field` is `@external` in `subgraph`; for an interface's field, whether some
+/// implementation's is (the interface's own field cannot carry `@external`).
 fn external_here(subgraph: &Subgraph, on: &Name, field: &Name) -> bool {
     let external = subgraph.fed("external");
     let field_external = |type_name: &Name| {

@@ -208,8 +208,8 @@ impl Builder<'_> {
 
     /// Of the subgraphs that resolve a shared root field, the one whose plan of it makes the
     /// fewest fetches (the first on a tie), preferring plans that needed no retry: each is
-    /// tried, and the trial undone. `fresh`: the
-    /// field gets a fetch of its own (a mutation field, run in order).
+    /// tried, and the trial undone. `fresh`: the field gets a fetch of its own (a mutation
+    /// field, run in order).
     fn cheapest_root(
         &mut self,
         roots: &[GroupId],
@@ -631,48 +631,33 @@ impl Builder<'_> {
         {
             return self.plan_per_type(group, graph, parent, field, path, provided, out);
         }
-        // Another subgraph resolving this field too (a shareable field) may reach what this
-        // one cannot below it (an entity whose key it lacks): then the field is fetched there.
-        let elsewhere: Vec<FieldSource> = sources
-            .iter()
-            .filter(|s| s.graph != graph && !s.external)
-            .cloned()
-            .collect();
         if let Some(source) = local {
             let nested = source.provides.as_ref().or(provided_here);
             let here = source.type_here.as_ref();
-            // (Needless when the subgraph resolves the whole selection below itself.)
+            // Another subgraph serving this field too (a shareable field) may reach what this
+            // one cannot below it (an entity whose key it lacks): then the field is fetched
+            // there. Needless when this subgraph resolves the whole selection below itself.
+            let elsewhere = |s: &&FieldSource| s.graph != graph && !s.external;
             let ty = here.unwrap_or(field.definition.ty.inner_named_type());
-            let fallback = !elsewhere.is_empty()
-                && !field.selection_set.selections.is_empty()
+            let fallback = !field.selection_set.selections.is_empty()
+                && sources.iter().any(|s| elsewhere(&s))
                 && !self.resolvable_here(ty, &field.selection_set, graph, nested);
             let before = fallback.then(|| self.snapshot());
-            match self.local_field(group, graph, parent, field, path, nested, here) {
+            let error = match self.local_field(group, graph, parent, field, path, nested, here) {
                 Ok(selection) => {
                     out.add(selection);
                     return Ok(());
                 }
-                Err(error) => {
-                    let Some(before) = before.filter(|_| self.may_retry()) else {
-                        return Err(error);
-                    };
-                    self.restore(&before);
-                    let mut jumped = Selections::default();
-                    self.jump(
-                        group,
-                        graph,
-                        parent,
-                        field,
-                        path,
-                        provided,
-                        &elsewhere,
-                        &mut jumped,
-                    )
-                    .map_err(|_| error)?;
-                    out.merge(jumped);
-                    return Ok(());
-                }
-            }
+                Err(error) => error,
+            };
+            let Some(before) = before.filter(|_| self.may_retry()) else {
+                return Err(error);
+            };
+            self.restore(&before);
+            let others: Vec<FieldSource> = sources.iter().filter(elsewhere).cloned().collect();
+            return self
+                .jump(group, graph, parent, field, path, provided, &others, out)
+                .map_err(|_| error);
         }
         // A field of an interface or union this subgraph cannot resolve, and that no subgraph
         // serves through keys on the interface itself (`@interfaceObject`, entity interfaces):
@@ -1157,11 +1142,11 @@ impl Builder<'_> {
                     parent.clone(),
                     self.conditions.clone(),
                 );
-                let (slot, new) = self.requirements_slot(&place, true, s.requires.as_ref());
+                // A slot not taken yet has no group in the index.
+                let slot = self.requirements_slot(&place, true, s.requires.as_ref());
                 let (path, graph, parent, conditions) = place;
-                !new && self
-                    .index
-                    .contains_key(&(path, graph, parent, slot, conditions))
+                let key = (path, graph, parent, slot.map(|(slot, _)| slot), conditions);
+                self.index.contains_key(&key)
             })
             .or_else(|| {
                 let ty = field.definition.ty.inner_named_type();
@@ -1250,24 +1235,22 @@ impl Builder<'_> {
     /// representations need nothing fetched first (a key the current subgraph supplies, no
     /// `@requires`); else the first group whose requirements agree with these on every
     /// field's arguments, so requirements share a fetch unless they would clash in one
-    /// representation. Also tells whether that group would be new.
+    /// representation (a slot past the last when none does). Also returns those requirements.
     fn requirements_slot(
         &self,
         place: &Place,
         direct: bool,
         required: Option<&SelectionSet>,
-    ) -> (Option<usize>, bool) {
+    ) -> Option<(usize, Signature)> {
         let mut wanted = Signature::new();
         match required {
             Some(set) => signature(set, "", &mut wanted),
-            None if direct => return (None, false),
+            None if direct => return None,
             None => {} // only the key's fields, fetched first: no arguments to clash
         }
         let groups = self.requirements.get(place).map_or(&[][..], Vec::as_slice);
-        match groups.iter().position(|have| agree(have, &wanted)) {
-            Some(slot) => (Some(slot), false),
-            None => (Some(groups.len()), true),
-        }
+        let slot = groups.iter().position(|have| agree(have, &wanted));
+        Some((slot.unwrap_or(groups.len()), wanted))
     }
 
     /// [`Builder::requirements_slot`], recording the requirements in the group it names.
@@ -1277,14 +1260,11 @@ impl Builder<'_> {
         direct: bool,
         required: Option<&SelectionSet>,
     ) -> Option<usize> {
-        let (slot, _) = self.requirements_slot(&place, direct, required);
-        let slot = slot?;
+        let (slot, wanted) = self.requirements_slot(&place, direct, required)?;
         let groups = self.requirements.entry(place).or_default();
-        if slot == groups.len() {
-            groups.push(Signature::new());
-        }
-        if let Some(set) = required {
-            signature(set, "", &mut groups[slot]);
+        match groups.get_mut(slot) {
+            Some(have) => have.extend(wanted),
+            None => groups.push(wanted),
         }
         Some(slot)
     }
